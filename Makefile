@@ -1,0 +1,49 @@
+# Two commands do all the setup: `make lab` and `make test`.
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+PY     := $(BIN)/python
+
+.PHONY: lab test test-browser bench notebooks nav chromium clean
+
+$(PY):
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+
+# One stamp per extra; it is remade whenever pyproject.toml changes.
+$(VENV)/.installed-lab: pyproject.toml | $(PY)
+	$(PY) -m pip install --quiet -e .
+	touch $@
+
+$(VENV)/.installed-test: pyproject.toml | $(PY)
+	$(PY) -m pip install --quiet -e '.[test]'
+	touch $@ $(VENV)/.installed-lab
+
+lab: $(VENV)/.installed-lab
+	$(BIN)/jupyter lab notebooks/00-index.ipynb
+
+test: $(VENV)/.installed-test chromium
+	$(PY) -m pytest
+
+test-browser: $(VENV)/.installed-test chromium
+	$(PY) -m pytest -m browser tests
+
+# The browser checks drive Debian's Chromium; install it when it is missing.
+chromium:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium >/dev/null; }
+
+bench: $(VENV)/.installed-test
+	$(PY) benchmarks/bench_caches.py
+
+# Re-run every notebook top to bottom and save it with its outputs.
+notebooks: $(VENV)/.installed-test
+	$(PY) tools/notebooks.py nav
+	$(PY) tools/notebooks.py execute notebooks/[0-9]*.ipynb
+
+nav: $(VENV)/.installed-lab
+	$(PY) tools/notebooks.py nav
+
+clean:
+	rm -rf $(VENV) build *.egg-info

@@ -1,0 +1,644 @@
+"""Teaching caches that are drop-in replacements for cachetools' classes.
+
+Each policy is a short subclass of `Cache`.  The base class keeps the
+key -> value mapping, the size accounting and the statistics; a policy
+only says what happens when a key is inserted, read, overwritten or
+forgotten, and which key `popitem()` evicts.
+
+Thread safety: no cache here is thread-safe on its own, because even a
+read changes the eviction order.  Share one between threads through
+`cached(cache, lock=threading.Lock())` or guard every call with a lock.
+"""
+
+import collections
+import contextlib
+import functools
+import random
+import time
+from collections.abc import MutableMapping
+from numbers import Integral
+
+__all__ = [
+    "Cache",
+    "CacheEvent",
+    "CacheInfo",
+    "FIFOCache",
+    "FakeClock",
+    "LFUCache",
+    "LRUCache",
+    "RRCache",
+    "TTLCache",
+    "cached",
+    "hashkey",
+]
+
+CacheInfo = collections.namedtuple("CacheInfo", "hits misses maxsize currsize")
+CacheInfo.__doc__ = "Statistics shaped like functools.lru_cache's cache_info()."
+
+CacheEvent = collections.namedtuple("CacheEvent", "key value reason time")
+CacheEvent.__doc__ = "A key leaving the cache: reason is 'evicted' or 'expired'."
+
+_MISSING = object()  # unique object that tells a miss from a stored None
+
+
+def _check_maxsize(maxsize):
+    if isinstance(maxsize, bool) or not isinstance(maxsize, Integral):
+        raise TypeError(f"maxsize must be a non-negative integer, got {maxsize!r}")
+    if maxsize < 0:
+        raise ValueError(f"maxsize must be a non-negative integer, got {maxsize!r}")
+    return int(maxsize)
+
+
+def _unhashable(key):
+    return TypeError(
+        f"key {key!r} is unhashable ({type(key).__name__}); "
+        "cache keys must be hashable, e.g. a tuple instead of a list"
+    )
+
+
+class FakeClock:
+    """A clock for tests and demos: time moves only when you call tick()."""
+
+    def __init__(self, start=0.0):
+        self.now = start
+
+    def __call__(self):
+        return self.now
+
+    def tick(self, seconds=1.0):
+        """Move time forward and return the new time."""
+        if seconds < 0:
+            raise ValueError(f"seconds must be >= 0, got {seconds!r}")
+        self.now += seconds
+        return self.now
+
+    def __repr__(self):
+        return f"FakeClock(now={self.now!r})"
+
+
+class Cache(MutableMapping):
+    """A bounded mapping; subclasses decide which key `popitem()` evicts.
+
+    Reads through `cache[key]` and `cache.get(key)` count as hits or
+    misses; `key in cache`, `pop()` and `setdefault()` do not.
+    """
+
+    # State, for every cache:
+    #   _data       key -> value; its order is the policy's order where it has one
+    #   _sizes      key -> size, only when getsizeof is given
+    #   _currsize   sum of the sizes, only when getsizeof is given
+    #   _hits, _misses   counts for cache_info()
+    #   _listeners  callables that receive a CacheEvent
+    _data_type = dict
+
+    def __init__(self, maxsize, getsizeof=None, *, timer=time.monotonic):
+        self._maxsize = _check_maxsize(maxsize)
+        if getsizeof is not None and not callable(getsizeof):
+            raise TypeError(f"getsizeof must be callable or None, got {getsizeof!r}")
+        self._getsizeof = getsizeof
+        self._sizes = None if getsizeof is None else {}
+        self._currsize = 0
+        self._data = self._data_type()
+        self._hits = self._misses = 0
+        self._listeners = []
+        self.timer = timer
+
+    # -- the policy's hooks; the defaults suit a policy with no extra state
+
+    def _insert(self, key):
+        """A new key was stored."""
+
+    def _update(self, key):
+        """An existing key was overwritten."""
+
+    def _touch(self, key):
+        """An existing key was read."""
+
+    def _forget(self, key):
+        """A key was removed."""
+
+    def _victim(self):
+        """Return the key that popitem() removes next."""
+        return next(iter(self._data))
+
+    # -- mapping protocol
+
+    def __getitem__(self, key):
+        try:
+            value = self._data[key]
+        except KeyError:
+            self._misses += 1
+            return self.__missing__(key)
+        except TypeError:
+            raise _unhashable(key) from None
+        self._hits += 1
+        self._touch(key)
+        return value
+
+    def get(self, key, default=None):
+        try:
+            value = self._data.get(key, _MISSING)
+        except TypeError:
+            raise _unhashable(key) from None
+        if value is _MISSING:
+            self._misses += 1
+            return default
+        self._hits += 1
+        self._touch(key)
+        return value
+
+    def __missing__(self, key):
+        raise KeyError(key)
+
+    def __setitem__(self, key, value):
+        data = self._data
+        try:
+            present = key in data
+        except TypeError:
+            raise _unhashable(key) from None
+        if self._sizes is not None:
+            return self._set_sized(key, value, present)
+        if present:
+            data[key] = value
+            self._update(key)
+            return
+        if self._maxsize < 1:
+            raise ValueError(f"value too large for maxsize={self._maxsize}")
+        while len(data) >= self._maxsize:
+            self._evict()
+        data[key] = value
+        self._insert(key)
+
+    def _set_sized(self, key, value, present):
+        size = self._getsizeof(value)
+        if size < 0:
+            raise ValueError(f"getsizeof returned a negative size ({size!r}) for key {key!r}")
+        if size > self._maxsize:
+            raise ValueError(f"value too large: size {size} > maxsize={self._maxsize}")
+        old = self._sizes[key] if present else 0
+        while self._currsize - old + size > self._maxsize:
+            self._evict()
+            if present and key not in self._data:  # the old value itself was evicted
+                present, old = False, 0
+        self._data[key] = value
+        self._sizes[key] = size
+        self._currsize += size - old
+        if present:
+            self._update(key)
+        else:
+            self._insert(key)
+
+    def __delitem__(self, key):
+        try:
+            del self._data[key]
+        except TypeError:
+            raise _unhashable(key) from None
+        if self._sizes is not None:
+            self._currsize -= self._sizes.pop(key)
+        self._forget(key)
+
+    def __contains__(self, key):
+        try:
+            return key in self._data
+        except TypeError:
+            raise _unhashable(key) from None
+
+    def __iter__(self):
+        return iter(self._data)
+
+    def __len__(self):
+        return len(self._data)
+
+    def __repr__(self):
+        # Read _data directly: a repr must not count hits or reorder keys.
+        items = {key: self._data[key] for key in self}
+        return (
+            f"{type(self).__name__}({items!r}, "
+            f"maxsize={self.maxsize!r}, currsize={self.currsize!r})"
+        )
+
+    # MutableMapping's versions route through __getitem__, which would count
+    # hits and call __missing__; these peek at the data instead.
+    def pop(self, key, default=_MISSING):
+        if key in self:
+            value = self._data[key]
+            del self[key]
+            return value
+        if default is _MISSING:
+            raise KeyError(key)
+        return default
+
+    def setdefault(self, key, default=None):
+        if key in self:
+            return self._data[key]
+        self[key] = default
+        return default
+
+    def popitem(self):
+        """Remove and return the (key, value) pair the policy evicts next."""
+        if not self._data:
+            raise KeyError(f"{type(self).__name__} is empty")
+        key = self._victim()
+        value = self._data[key]
+        del self[key]
+        return key, value
+
+    def clear(self):
+        """Remove every item and reset the statistics."""
+        self._data.clear()
+        if self._sizes is not None:
+            self._sizes.clear()
+        self._currsize = 0
+        self._hits = self._misses = 0
+
+    # -- beyond cachetools: sizes, statistics, events and snapshots
+
+    @property
+    def maxsize(self):
+        """The maximum size of the cache."""
+        return self._maxsize
+
+    @property
+    def currsize(self):
+        """The current size of the cache."""
+        return len(self) if self._sizes is None else self._currsize
+
+    def cache_info(self):
+        """Return CacheInfo(hits, misses, maxsize, currsize), as lru_cache does."""
+        return CacheInfo(self._hits, self._misses, self.maxsize, self.currsize)
+
+    def subscribe(self, listener):
+        """Call listener(CacheEvent) whenever a key is evicted or expires."""
+        if not callable(listener):
+            raise TypeError(f"listener must be callable, got {listener!r}")
+        self._listeners.append(listener)
+        return listener
+
+    def unsubscribe(self, listener):
+        """Stop sending events to listener."""
+        self._listeners.remove(listener)
+
+    def _emit(self, key, value, reason):
+        event = CacheEvent(key, value, reason, self.timer())
+        for listener in self._listeners:
+            listener(event)
+
+    def _evict(self):
+        key, value = self.popitem()
+        if self._listeners:
+            self._emit(key, value, "evicted")
+
+    def snapshot(self):
+        """Return the keys in eviction order, first to go first."""
+        return {"order": list(self._data)}
+
+    # Listeners are often lambdas or widgets, which do not pickle.
+    def __getstate__(self):
+        state = self.__dict__.copy()
+        state["_listeners"] = []
+        return state
+
+
+class FIFOCache(Cache):
+    """First In, First Out: evict the key stored longest ago."""
+
+    _data_type = collections.OrderedDict
+
+    # As in cachetools, overwriting a key counts as storing it anew.
+    def _update(self, key):
+        self._data.move_to_end(key)
+
+
+class LRUCache(Cache):
+    """Least Recently Used: evict the key read or written longest ago."""
+
+    _data_type = collections.OrderedDict
+
+    def _touch(self, key):
+        self._data.move_to_end(key)
+
+    _update = _touch
+
+    # The hot path, written out: one dict lookup and one move per hit.
+    def get(self, key, default=None):
+        data = self._data
+        try:
+            value = data.get(key, _MISSING)
+        except TypeError:
+            raise _unhashable(key) from None
+        if value is _MISSING:
+            self._misses += 1
+            return default
+        self._hits += 1
+        data.move_to_end(key)
+        return value
+
+    def snapshot(self):
+        """Return the keys from least to most recently used."""
+        return {"order": list(self._data)}
+
+
+# Each LFU bucket is oldest-first.  An OrderedDict finds its head in O(1),
+# where a dict, after many deletes at the front, scans for it.
+_Bucket = collections.OrderedDict
+
+
+class LFUCache(Cache):
+    """Least Frequently Used: evict the key read or written the fewest times.
+
+    Ties go to the key that reached that count first, as in cachetools.
+    """
+
+    # State:
+    #   _counts   key -> number of uses
+    #   _buckets  count -> keys with that count, in the order they reached it
+    #   _min      the lowest count with a bucket, when the cache is not empty
+    def __init__(self, maxsize, getsizeof=None, *, timer=time.monotonic):
+        super().__init__(maxsize, getsizeof, timer=timer)
+        self._counts = {}
+        self._buckets = {}
+        self._min = 0
+
+    def _insert(self, key):
+        self._counts[key] = 1
+        if 1 in self._buckets:
+            self._buckets[1][key] = None
+        else:
+            self._buckets[1] = _Bucket.fromkeys((key,))
+        self._min = 1
+
+    def _touch(self, key):
+        counts, buckets = self._counts, self._buckets
+        count = counts[key]
+        counts[key] = new = count + 1
+        bucket = buckets[count]
+        if len(bucket) == 1:
+            # Alone at this count: lift the whole bucket rather than rebuild it.
+            del buckets[count]
+            if self._min == count:
+                self._min = new
+            if new in buckets:
+                buckets[new][key] = None
+            else:
+                buckets[new] = bucket
+            return
+        del bucket[key]
+        if new in buckets:
+            buckets[new][key] = None
+        else:
+            buckets[new] = _Bucket.fromkeys((key,))
+
+    _update = _touch
+
+    def _forget(self, key):
+        count = self._counts.pop(key)
+        bucket = self._buckets[count]
+        del bucket[key]
+        if not bucket:
+            del self._buckets[count]
+
+    def _victim(self):
+        # _forget() may have emptied the lowest bucket; find the new one.
+        if self._min not in self._buckets:
+            self._min = min(self._buckets)
+        return next(iter(self._buckets[self._min]))
+
+    def clear(self):
+        super().clear()
+        self._counts.clear()
+        self._buckets.clear()
+        self._min = 0
+
+    def frequency(self, key):
+        """Return how many times key has been used while cached (0 if absent)."""
+        return self._counts.get(key, 0)
+
+    def snapshot(self):
+        """Return the frequency buckets, lowest count (next to go) first."""
+        return {"buckets": {c: list(self._buckets[c]) for c in sorted(self._buckets)}}
+
+
+class RRCache(Cache):
+    """Random Replacement: evict a key chosen at random.
+
+    Pass `seed=` for a repeatable run, or `choice=` as in cachetools.
+    """
+
+    # State:
+    #   _keys   the cached keys in a list, so a random pick is O(1)
+    #   _index  key -> its position in _keys, so a removal is O(1)
+    def __init__(self, maxsize, choice=None, getsizeof=None, *, seed=None,
+                 timer=time.monotonic):
+        super().__init__(maxsize, getsizeof, timer=timer)
+        if choice is not None and seed is not None:
+            raise ValueError("pass either choice or seed, not both")
+        if choice is None:
+            choice = random.choice if seed is None else random.Random(seed).choice
+        elif not callable(choice):
+            raise TypeError(f"choice must be callable, got {choice!r}")
+        self.choice = choice
+        self._keys = []
+        self._index = {}
+
+    def _insert(self, key):
+        self._index[key] = len(self._keys)
+        self._keys.append(key)
+
+    def _forget(self, key):
+        # Move the last key into the hole, so the list never has gaps.
+        index = self._index.pop(key)
+        last = self._keys.pop()
+        if index < len(self._keys):
+            self._keys[index] = last
+            self._index[last] = index
+
+    def _victim(self):
+        return self.choice(self._keys)
+
+    def clear(self):
+        super().clear()
+        self._keys.clear()
+        self._index.clear()
+
+
+class TTLCache(LRUCache):
+    """LRU with a time-to-live: an item expires `ttl` seconds after it is set.
+
+    Expired items are dropped lazily, on the next read or write, and each
+    one is reported to subscribers as an 'expired' event.
+    """
+
+    # State, beyond LRUCache's:
+    #   _expires  key -> expiry time, soonest first (one ttl keeps it sorted)
+    def __init__(self, maxsize, ttl, timer=time.monotonic, getsizeof=None):
+        if isinstance(ttl, bool) or not isinstance(ttl, (int, float)):
+            raise TypeError(f"ttl must be a number of seconds > 0, got {ttl!r}")
+        if not ttl > 0:
+            raise ValueError(f"ttl must be a number of seconds > 0, got {ttl!r}")
+        if not callable(timer):
+            raise TypeError(f"timer must be a callable returning seconds, got {timer!r}")
+        super().__init__(maxsize, getsizeof, timer=timer)
+        self.ttl = ttl
+        self._expires = collections.OrderedDict()
+
+    def expire(self, now=None):
+        """Drop the expired items and return them as (key, value) pairs."""
+        if now is None:
+            now = self.timer()
+        expired = []
+        expires = self._expires
+        while expires:
+            key, when = next(iter(expires.items()))
+            if now < when:
+                break
+            value = self._data[key]
+            Cache.__delitem__(self, key)
+            expired.append((key, value))
+            if self._listeners:
+                self._emit(key, value, "expired")
+        return expired
+
+    def _insert(self, key):
+        self._expires[key] = self.timer() + self.ttl
+
+    def _update(self, key):
+        self._data.move_to_end(key)
+        self._expires[key] = self.timer() + self.ttl
+        self._expires.move_to_end(key)
+
+    def _forget(self, key):
+        del self._expires[key]
+
+    def _live(self, key):
+        """Return True if key is cached and fresh; drop it if it has expired."""
+        when = self._expires.get(key)
+        if when is None:
+            return False
+        if self.timer() < when:
+            return True
+        self.expire()
+        return False
+
+    def __getitem__(self, key):
+        try:
+            live = self._live(key)
+        except TypeError:
+            raise _unhashable(key) from None
+        if not live:
+            self._misses += 1
+            return self.__missing__(key)
+        self._hits += 1
+        self._data.move_to_end(key)
+        return self._data[key]
+
+    def get(self, key, default=None):
+        try:
+            live = self._live(key)
+        except TypeError:
+            raise _unhashable(key) from None
+        if not live:
+            self._misses += 1
+            return default
+        self._hits += 1
+        self._data.move_to_end(key)
+        return self._data[key]
+
+    def __contains__(self, key):
+        try:
+            when = self._expires.get(key)
+        except TypeError:
+            raise _unhashable(key) from None
+        return when is not None and self.timer() < when
+
+    def __setitem__(self, key, value):
+        self.expire()
+        super().__setitem__(key, value)
+
+    def __delitem__(self, key):
+        if not self._live(key):
+            raise KeyError(key)
+        super().__delitem__(key)
+
+    def __len__(self):
+        self.expire()
+        return len(self._data)
+
+    def __iter__(self):
+        self.expire()
+        return iter(list(self._data))
+
+    @property
+    def currsize(self):
+        self.expire()
+        return super().currsize
+
+    def popitem(self):
+        """Remove and return the least recently used item that has not expired."""
+        self.expire()
+        return super().popitem()
+
+    def clear(self):
+        super().clear()
+        self._expires.clear()
+
+    def snapshot(self):
+        """Return the LRU order and each key's expiry time."""
+        self.expire()
+        return {"order": list(self._data), "expires": dict(self._expires)}
+
+
+def hashkey(*args, **kwargs):
+    """Return a cache key for the given hashable arguments."""
+    if kwargs:
+        return args + (_KWMARK,) + tuple(sorted(kwargs.items()))
+    return args
+
+
+class _KWMARK:
+    """Separates positional from keyword arguments inside a key."""
+
+
+def cached(cache, key=hashkey, lock=None):
+    """Memoize a function in `cache`; pass `lock=` to share it between threads.
+
+    With a lock, every cache access happens under it; the function itself
+    runs outside it, so a slow call does not block readers of other keys.
+    The wrapper has `cache`, `cache_info()` and `cache_clear()`.
+    """
+    if not isinstance(cache, Cache):
+        raise TypeError(f"cache must be a cachelab cache, got {cache!r}")
+    if lock is not None and not (hasattr(lock, "__enter__") and hasattr(lock, "__exit__")):
+        raise TypeError(f"lock must be a context manager such as threading.Lock(), got {lock!r}")
+
+    def decorator(func):
+        guard = lock if lock is not None else contextlib.nullcontext()
+
+        @functools.wraps(func)
+        def wrapper(*args, **kwargs):
+            k = key(*args, **kwargs)
+            with guard:
+                value = cache.get(k, _MISSING)
+            if value is not _MISSING:
+                return value
+            value = func(*args, **kwargs)
+            with guard:
+                try:
+                    # Another thread may have stored it meanwhile; keep theirs.
+                    return cache.setdefault(k, value)
+                except ValueError:
+                    return value  # too large to cache
+
+        def cache_clear():
+            with guard:
+                cache.clear()
+
+        def cache_info():
+            with guard:
+                return cache.cache_info()
+
+        wrapper.cache = cache
+        wrapper.cache_info = cache_info
+        wrapper.cache_clear = cache_clear
+        return wrapper
+
+    return decorator
