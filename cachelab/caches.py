@@ -15,7 +15,7 @@ import contextlib
 import functools
 import random
 import time
-from collections.abc import MutableMapping
+from collections.abc import ItemsView, MutableMapping, ValuesView
 from numbers import Integral
 
 __all__ = [
@@ -203,15 +203,23 @@ class Cache(MutableMapping):
         except TypeError:
             raise _unhashable(key) from None
 
+    # A snapshot, so that `for key in cache: cache[key]` works even though
+    # each read reorders the keys underneath.
     def __iter__(self):
-        return iter(self._data)
+        return iter(list(self._data))
 
     def __len__(self):
         return len(self._data)
 
+    # Looking at the contents is not using them: no hits, no reordering.
+    def items(self):
+        return _PeekItems(self)
+
+    def values(self):
+        return _PeekValues(self)
+
     def __repr__(self):
-        # Read _data directly: a repr must not count hits or reorder keys.
-        items = {key: self._data[key] for key in self}
+        items = dict(self.items())
         return (
             f"{type(self).__name__}({items!r}, "
             f"maxsize={self.maxsize!r}, currsize={self.currsize!r})"
@@ -297,6 +305,24 @@ class Cache(MutableMapping):
         state = self.__dict__.copy()
         state["_listeners"] = []
         return state
+
+
+class _PeekItems(ItemsView):
+    def __iter__(self):
+        data = self._mapping._data
+        for key in self._mapping:
+            yield key, data[key]
+
+    def __contains__(self, item):
+        key, value = item
+        return key in self._mapping and self._mapping._data[key] == value
+
+
+class _PeekValues(ValuesView):
+    def __iter__(self):
+        data = self._mapping._data
+        for key in self._mapping:
+            yield data[key]
 
 
 class FIFOCache(Cache):
@@ -565,7 +591,7 @@ class TTLCache(LRUCache):
 
     def __iter__(self):
         self.expire()
-        return iter(list(self._data))
+        return super().__iter__()
 
     @property
     def currsize(self):
