@@ -1,0 +1,117 @@
+"""Plots for the notebooks, one section per topic.
+
+Every function takes the data an experiment returned and an optional
+matplotlib `ax`, draws on it and returns it.  matplotlib is imported
+inside the functions, so `import cachelab` stays light.
+"""
+
+__all__ = [
+    "plot_hit_rates",
+    "plot_steps",
+    "plot_ttl_timeline",
+]
+
+HIT, MISS, NEUTRAL = "#55a868", "#c44e52", "#dddddd"  # colours shared by every plot
+
+
+def _axes(ax, figsize):
+    if ax is not None:
+        return ax
+    import matplotlib.pyplot as plt
+
+    return plt.subplots(figsize=figsize)[1]
+
+
+# -- experiments: TTL expiration (notebook 02) --------------------------------
+
+def plot_ttl_timeline(run, ax=None):
+    """Draw each entry's lifetime as a bar and each request as a hit or miss marker."""
+    ax = _axes(ax, (6, 2.2))
+    keys = sorted({s.key for s in run.steps}, key=str)
+    row = {key: i for i, key in enumerate(keys)}
+    for life in run.lifetimes:
+        ax.barh(row[life.key], life.expires - life.stored, left=life.stored, height=0.4,
+                color=NEUTRAL, edgecolor="#888888")
+    for hit, colour, marker, label in [(True, HIT, "o", "hit"), (False, MISS, "X", "miss")]:
+        steps = [s for s in run.steps if s.hit == hit]
+        ax.scatter([s.time for s in steps], [row[s.key] for s in steps], color=colour,
+                   marker=marker, s=60, zorder=3, label=f"{label} ({len(steps)})")
+    ax.set_yticks(range(len(keys)), [str(k) for k in keys])
+    ax.set_ylim(-0.6, len(keys) - 0.4)
+    ax.set_xlabel("time (s); grey bar = entry alive until its TTL runs out")
+    ax.set_title(f"TTL {run.ttl:g} s")
+    ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), frameon=False)
+    ax.figure.tight_layout()
+    return ax
+
+
+# -- experiments: LRU and LFU steps (notebooks 03 and 04) ----------------------
+
+def _cells(snapshot):
+    """(key, label) pairs in eviction order, next to go first."""
+    if "buckets" in snapshot:
+        return [(k, f"{k}:{count}") for count, keys in snapshot["buckets"].items() for k in keys]
+    return [(k, str(k)) for k in snapshot["order"]]
+
+
+def plot_steps(steps, upto=None, size=None, ax=None):
+    """Draw the cache after each step as a row of boxes, next to go on the left.
+
+    The requested key is green on a hit and red on a miss; an evicted key
+    is struck out to the right of its row.  Rows after `upto` stay blank,
+    so the figure keeps its size while a slider walks through the steps.
+    """
+    upto = len(steps) if upto is None else upto
+    width = size or max(len(_cells(s.snapshot)) for s in steps)
+    ax = _axes(ax, (6, 0.3 * len(steps) + 0.9))
+    for s in steps[:upto]:
+        y = -s.step
+        for x, (key, label) in enumerate(_cells(s.snapshot)):
+            colour = (HIT if s.hit else MISS) if key == s.key else NEUTRAL
+            ax.add_patch(_box(x, y, colour, current=s.step == upto))
+            ax.text(x + 0.5, y, label, ha="center", va="center", fontsize=9)
+        if s.evicted is not None:
+            ax.text(width + 0.3, y, f"evicted {s.evicted}", va="center", fontsize=9,
+                    color=MISS)
+    ax.set_xlim(-0.1, width + 2.6)
+    ax.set_ylim(-len(steps) - 0.6, -0.4)
+    ax.set_yticks([-s.step for s in steps],
+                  [f"{s.step}. {s.key} {'hit' if s.hit else 'miss'}" if s.step <= upto else f"{s.step}."
+                   for s in steps], fontsize=9)
+    ax.set_xticks([])
+    for side in ("top", "right", "bottom", "left"):
+        ax.spines[side].set_visible(False)
+    ax.set_title("next to go  <-  cache  ->  safest", fontsize=10)
+    ax.figure.tight_layout()
+    return ax
+
+
+def _box(x, y, colour, current):
+    from matplotlib.patches import Rectangle
+
+    return Rectangle((x + 0.05, y - 0.4), 0.9, 0.8, facecolor=colour,
+                     edgecolor="black" if current else "#999999", linewidth=1.5 if current else 0.5)
+
+
+# -- experiments: hit rate against cache size (notebook 05) --------------------
+
+def plot_hit_rates(table, chosen=None, ax=None):
+    """Draw hit ratio against cache size, one line per policy; mark `chosen` = (policy, size, ratio)."""
+    ax = _axes(ax, (6, 3))
+    for policy, rates in table.rates.items():
+        bold = chosen is not None and policy == chosen[0]
+        ax.plot(table.sizes, rates, marker="o", markersize=3, label=policy,
+                linewidth=2.5 if bold else 1.2, alpha=1.0 if bold or chosen is None else 0.6)
+    if chosen is not None:
+        policy, size, ratio = chosen
+        ax.scatter([size], [ratio], s=80, color="black", zorder=3)
+        ax.annotate(f"{policy} @ {size}: {ratio:.0%}", (size, ratio), textcoords="offset points",
+                    xytext=(6, -12), fontsize=9)
+    ax.set_ylim(-0.03, 1.03)
+    ax.set_xlabel("cache size (entries)")
+    ax.set_ylabel("hit ratio")
+    ax.set_title(f"pattern: {table.pattern}")
+    ax.legend(loc="lower right", fontsize=8)
+    ax.grid(alpha=0.3)
+    ax.figure.tight_layout()
+    return ax

@@ -1,0 +1,135 @@
+"""Sliders for the notebooks, one section per topic.
+
+Each widget is an `ipywidgets.interactive` built on a pure function from
+`cachelab`: moving a control re-runs that function, prints a line, draws
+a plot, and leaves the function's data in `widget.result` for tests.
+`import cachelab` does not import this module; notebooks import it.
+"""
+
+import ipywidgets as w
+from IPython.display import display
+
+from . import experiments as ex
+from .caches import LRUCache, cached
+from .plots import plot_hit_rates, plot_steps, plot_ttl_timeline
+
+__all__ = [
+    "controls",
+    "hit_rate_widget",
+    "lfu_widget",
+    "lru_widget",
+    "ttl_widget",
+]
+
+
+def _show(ax):
+    """Display the figure once, inside the widget's output, and free it."""
+    import matplotlib.pyplot as plt
+
+    display(ax.figure)
+    plt.close(ax.figure)
+
+
+def controls(widget):
+    """Map each control's description to the control, e.g. controls(wd)["size"]."""
+    return {c.description: c for c in widget.kwargs_widgets}
+
+
+# -- experiments: TTL expiration (notebook 02) --------------------------------
+
+def ttl_widget(ttl=2.5, gap=1.0, schedule="", *, n_requests=8):
+    """Sliders for TTL and gap, or a typed schedule of request times; draws the timeline."""
+    ttl_slider = w.FloatSlider(value=ttl, min=0.5, max=6.0, step=0.5, description="ttl")
+    gap_slider = w.FloatSlider(value=gap, min=0.5, max=3.0, step=0.5, description="gap")
+    times = w.Text(value=schedule, description="schedule", placeholder="e.g. 0 1 2 6 7 (blank: use gap)",
+                   continuous_update=False)
+
+    def run(ttl, gap, schedule):
+        gap_slider.disabled = bool(schedule.strip())
+        try:
+            result = ex.ttl_timeline(ttl, gap, n_requests=n_requests,
+                                     schedule=schedule if schedule.strip() else None)
+        except (TypeError, ValueError) as error:
+            print(error)
+            return None
+        hits = sum(s.hit for s in result.steps)
+        print(f"ttl {ttl:g} s: {hits} hits, {len(result.steps) - hits} misses")
+        _show(plot_ttl_timeline(result))
+        return result
+
+    return w.interactive(run, ttl=ttl_slider, gap=gap_slider, schedule=times)
+
+
+# -- experiments: LRU and LFU steps (notebooks 03 and 04) ----------------------
+
+def _steps_widget(policy, sequence, size):
+    text = w.Text(value=sequence, description="sequence", continuous_update=False)
+    size_slider = w.IntSlider(value=size, min=1, max=8, description="size")
+    n = len(ex.parse_sequence(sequence))
+    step = w.IntSlider(value=n, min=1, max=n, description="step")
+    play = w.Play(value=n, min=1, max=n, interval=800, description="play")
+    w.jslink((play, "value"), (step, "value"))
+
+    # A new sequence resets the walk to its last step.  Registered before
+    # interactive's own observer, so the step is right when it redraws.
+    def resize(change):
+        try:
+            n = len(ex.parse_sequence(change["new"]))
+        except (TypeError, ValueError):
+            return
+        play.max = step.max = n
+        step.value = n
+
+    text.observe(resize, names="value")
+
+    def run(sequence, size, step):
+        try:
+            steps = ex.policy_steps(policy, sequence, size)
+        except (TypeError, ValueError) as error:
+            print(error)
+            return None
+        now = steps[min(step, len(steps)) - 1]
+        evicted = f", evicted {now.evicted}" if now.evicted is not None else ""
+        print(f"{policy} step {now.step}: {now.key} {'hit' if now.hit else 'miss'}{evicted}")
+        _show(plot_steps(steps, upto=now.step, size=size))
+        return steps[:now.step]
+
+    widget = w.interactive(run, sequence=text, size=size_slider, step=step)
+    widget.children = (text, size_slider, w.HBox([play, step]), widget.out)
+    return widget
+
+
+def lru_widget(sequence="A B C A D B E", size=3):
+    """A sequence box, a size slider and a step slider (with play) over lru_steps()."""
+    return _steps_widget("LRU", sequence, size)
+
+
+def lfu_widget(sequence="A B A C A D B E", size=3):
+    """The LRU widget's controls over lfu_steps(); boxes read key:count."""
+    return _steps_widget("LFU", sequence, size)
+
+
+# -- experiments: hit rate against cache size (notebook 05) --------------------
+
+# Moving the size or policy reuses the table; only pattern or alpha rebuild it.
+_table = cached(LRUCache(maxsize=32))(ex.hit_rate_table)
+
+
+def hit_rate_widget(size=20, pattern="zipf", policy="LRU", alpha=1.0, *, seed=0):
+    """Size, pattern, policy and Zipf alpha controls; prints the hit rate, plots all policies."""
+    size_slider = w.IntSlider(value=size, min=1, max=100, description="size")
+    patterns = w.Dropdown(value=pattern, options=ex.PATTERNS, description="pattern")
+    policies = w.ToggleButtons(value=policy, options=list(ex.POLICIES), description="policy")
+    alpha_slider = w.FloatSlider(value=alpha, min=0.0, max=2.0, step=0.1, description="alpha")
+
+    def run(size, pattern, policy, alpha):
+        alpha_slider.disabled = pattern != "zipf"
+        result = ex.hit_rate(pattern, size, policy, alpha=alpha, seed=seed)
+        table = _table(pattern, alpha=alpha, seed=seed)
+        shape = f"zipf alpha={alpha:g}" if pattern == "zipf" else pattern
+        print(f"{policy}, size {size}, {shape}: hit rate {result.hit_ratio:.1%} "
+              f"({result.hits} hits, {result.misses} misses)")
+        _show(plot_hit_rates(table, chosen=(policy, size, result.hit_ratio)))
+        return result
+
+    return w.interactive(run, size=size_slider, pattern=patterns, policy=policies, alpha=alpha_slider)
