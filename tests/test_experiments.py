@@ -1,0 +1,161 @@
+"""The experiments' pure functions: what a reader sees in the step tables and plots."""
+
+import cachetools
+import pytest
+
+from cachelab import FakeClock
+from cachelab.experiments import (
+    hit_rate,
+    hit_rate_table,
+    lfu_steps,
+    lru_steps,
+    parse_sequence,
+    parse_times,
+    policy_steps,
+    step_table,
+    ttl_timeline,
+)
+
+
+# -- parsing -----------------------------------------------------------------
+
+def test_sequence_accepts_spaces_and_commas():
+    assert parse_sequence(" A B,C  A ") == ["A", "B", "C", "A"]
+    assert parse_sequence([1, 2, 1]) == [1, 2, 1]
+
+
+@pytest.mark.parametrize("bad, error, words", [
+    ("", ValueError, "empty"),
+    ("A B; C", ValueError, "'B;'"),
+    (42, TypeError, "sequence must be"),
+    ([["A"]], TypeError, "unhashable"),
+])
+def test_bad_sequence_names_the_problem(bad, error, words):
+    with pytest.raises(error, match=words):
+        parse_sequence(bad)
+
+
+@pytest.mark.parametrize("bad, words", [("0 2 1", "backwards"), ("0 x", "not a list"), ("", "empty")])
+def test_bad_schedule_names_the_problem(bad, words):
+    with pytest.raises(ValueError, match=words):
+        parse_times(bad)
+
+
+@pytest.mark.parametrize("kwargs, words", [
+    ({"ttl": 0}, "ttl must be > 0"),
+    ({"ttl": 1, "gap": -1}, "gap must be > 0"),
+    ({"ttl": 1, "schedule": "0 1", "sequence": "A"}, "1 keys but there are 2"),
+])
+def test_ttl_timeline_rejects_bad_input(kwargs, words):
+    with pytest.raises(ValueError, match=words):
+        ttl_timeline(**kwargs)
+
+
+def test_steps_reject_bad_size_and_policy():
+    with pytest.raises(ValueError, match="size must be"):
+        lru_steps("A B", 0)
+    with pytest.raises(TypeError, match="size must be"):
+        lru_steps("A B", 2.5)
+    with pytest.raises(ValueError, match="policy must be one of LRU, LFU, FIFO, RR"):
+        policy_steps("MRU", "A B", 2)
+
+
+# -- TTL ---------------------------------------------------------------------------
+
+def test_ttl_longer_than_gap_turns_misses_into_hits():
+    short = ttl_timeline(1.0, gap=1.0)   # each entry dies exactly when the next request comes
+    longer = ttl_timeline(2.5, gap=1.0)
+    assert [s.hit for s in short.steps] == [False] * 8
+    assert [s.hit for s in longer.steps] == [False, True, True, False, True, True, False, True]
+
+
+def test_ttl_lifetimes_and_expiry_events():
+    run = ttl_timeline(2.5, gap=1.0, n_requests=4)
+    assert [(life.stored, life.expires) for life in run.lifetimes] == [(0.0, 2.5), (3.0, 5.5)]
+    assert run.steps[3].expired == ("A",)            # found expired at the request at t=3
+    assert run.steps[3].snapshot["expires"] == {"A": 5.5}
+
+
+def test_ttl_schedule_and_injected_clock():
+    clock = FakeClock(start=100.0)
+    run = ttl_timeline(2.0, schedule="0 1 5 5.5", sequence="A B A B", clock=clock)
+    assert [(s.time, s.key, s.hit) for s in run.steps] == [
+        (100.0, "A", False), (101.0, "B", False), (105.0, "A", False), (105.5, "B", False)]
+    assert clock() == 105.5
+
+
+# -- LRU and LFU steps ------------------------------------------------------------------
+
+def test_lru_steps_name_hits_evictions_and_order():
+    steps = lru_steps("A B C A D B E", 3)
+    assert [s.hit for s in steps] == [False, False, False, True, False, False, False]
+    assert [s.evicted for s in steps] == [None, None, None, None, "B", "C", "A"]
+    assert steps[3].snapshot == {"order": ["B", "C", "A"]}   # A just used: last to go
+
+
+def test_bigger_lru_evicts_fewer_keys():
+    evictions = [sum(s.evicted is not None for s in lru_steps("A B C A D B E", n)) for n in (2, 3, 4, 5)]
+    assert evictions == sorted(evictions, reverse=True) and evictions[0] > evictions[-1] == 0
+
+
+def test_lru_and_lfu_evict_different_keys():
+    lru, lfu = lru_steps("A A B C", 2), lfu_steps("A A B C", 2)
+    assert (lru[-1].evicted, lfu[-1].evicted) == ("A", "B")
+    assert lfu[-1].snapshot == {"buckets": {1: ["C"], 2: ["A"]}}
+
+
+def test_lfu_ties_go_to_the_key_that_reached_the_count_first():
+    steps = lfu_steps("A B B A C", 2)   # A and B both reach 2; B got there first
+    assert steps[-1].evicted == "B"
+
+
+@pytest.mark.parametrize("ours, theirs", [(lru_steps, cachetools.LRUCache), (lfu_steps, cachetools.LFUCache)])
+def test_evictions_agree_with_cachetools(ours, theirs):
+    sequence = "A B C A D B E A A C F B G A D D E".split()
+    cache, expected = theirs(maxsize=3), []
+    for key in sequence:
+        before = set(cache)
+        if key in cache:
+            cache[key]
+        else:
+            cache[key] = key
+        gone = before - set(cache)
+        expected.append(gone.pop() if gone else None)
+    assert [s.evicted for s in ours(sequence, 3)] == expected
+
+
+def test_step_table_reads_like_the_steps():
+    table = step_table(lfu_steps("A B A C", 2)).splitlines()
+    assert table[0].startswith("step  key  result  evicted")
+    assert table[-1].split() == ["4", "C", "miss", "B", "1x:", "C", "2x:", "A"]
+    ttl_table = step_table(ttl_timeline(2.5, gap=1.0, n_requests=4).steps).splitlines()
+    assert ttl_table[-1].split() == ["4", "3", "A", "miss", "5.5", "A"]
+
+
+# -- hit rates -------------------------------------------------------------------
+
+def test_hit_rate_grows_with_size_under_zipf():
+    table = hit_rate_table("zipf", sizes=(5, 20, 80), policies=("LRU", "LFU"), seed=1)
+    for rates in table.rates.values():
+        assert rates == sorted(rates) and rates[0] < rates[-1]
+
+
+def test_loop_larger_than_cache_defeats_lru_but_not_rr():
+    table = hit_rate_table("loop", sizes=(10, 50), policies=("lru", "fifo", "rr"))
+    assert table.rates["LRU"] == table.rates["FIFO"] == [0.0, 0.0]
+    assert min(table.rates["RR"]) > 0.5
+
+
+def test_scan_hits_only_once_everything_fits():
+    assert hit_rate("scan", 99, "LRU").hits == 0
+    assert hit_rate("scan", 100, "LRU").hit_ratio == 0.95
+
+
+def test_hit_rate_is_seeded():
+    assert hit_rate("uniform", 30, "RR", seed=3) == hit_rate("uniform", 30, "RR", seed=3)
+    assert hit_rate("zipf", 30, "LRU", seed=3) != hit_rate("zipf", 30, "LRU", seed=4)
+
+
+def test_hit_rate_rejects_unknown_pattern():
+    with pytest.raises(ValueError, match="pattern must be one of uniform, scan, loop, zipf"):
+        hit_rate_table("random")

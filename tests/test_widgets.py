@@ -1,0 +1,72 @@
+"""The slider widgets without a browser: move a control, check what comes back."""
+
+import matplotlib
+import pytest
+
+from cachelab.widgets import controls, hit_rate_widget, lfu_widget, lru_widget, ttl_widget
+
+
+@pytest.fixture(autouse=True)
+def _no_windows():
+    # The widgets draw through pyplot; outside Jupyter draw offscreen.
+    backend = matplotlib.get_backend()
+    matplotlib.use("Agg")
+    yield
+    matplotlib.use(backend)
+
+
+def hits(run):
+    return sum(s.hit for s in run.steps)
+
+
+def test_raising_ttl_past_the_gap_turns_misses_into_hits():
+    widget = ttl_widget(ttl=1.0, gap=1.0)
+    assert hits(widget.result) == 0
+    controls(widget)["ttl"].value = 3.0
+    assert hits(widget.result) == 5
+
+
+def test_ttl_schedule_box_overrides_the_gap():
+    widget = ttl_widget(ttl=2.0)
+    box = controls(widget)["schedule"]
+    box.value = "0 1 5 6"
+    assert [s.time for s in widget.result.steps] == [0, 1, 5, 6]
+    assert controls(widget)["gap"].disabled
+    box.value = "0 oops"
+    assert widget.result is None  # the error is printed, not raised
+
+
+def test_bigger_lru_size_evicts_fewer_keys():
+    widget = lru_widget("A B C A D B E", size=2)
+    before = sum(s.evicted is not None for s in widget.result)
+    controls(widget)["size"].value = 4
+    after = sum(s.evicted is not None for s in widget.result)
+    assert before == 5 and after == 1
+
+
+def test_step_slider_walks_and_follows_a_new_sequence():
+    widget = lru_widget("A B C A D B E", size=3)
+    step = controls(widget)["step"]
+    step.value = 4
+    assert [s.key for s in widget.result] == ["A", "B", "C", "A"]
+    controls(widget)["sequence"].value = "X Y"
+    assert step.max == 2 and [s.key for s in widget.result] == ["X", "Y"]
+
+
+def test_lfu_widget_shows_frequency_buckets():
+    widget = lfu_widget("A B A C", size=2)
+    assert widget.result[-1].snapshot == {"buckets": {1: ["C"], 2: ["A"]}}
+    controls(widget)["size"].value = 3
+    assert widget.result[-1].evicted is None
+
+
+def test_hit_rate_widget_follows_size_policy_and_pattern():
+    widget = hit_rate_widget(size=10, pattern="zipf", policy="LRU")
+    c = controls(widget)
+    small = widget.result.hit_ratio
+    c["size"].value = 60
+    assert widget.result.hit_ratio > small
+    c["pattern"].value = "loop"
+    assert widget.result.hit_ratio == 0.0 and c["alpha"].disabled
+    c["policy"].value = "RR"
+    assert widget.result.hit_ratio > 0.5
