@@ -124,16 +124,8 @@ class Cache(MutableMapping):
     # -- mapping protocol
 
     def __getitem__(self, key):
-        try:
-            value = self._data[key]
-        except KeyError:
-            self._misses += 1
-            return self.__missing__(key)
-        except TypeError:
-            raise _unhashable(key) from None
-        self._hits += 1
-        self._touch(key)
-        return value
+        value = self.get(key, _MISSING)
+        return self.__missing__(key) if value is _MISSING else value
 
     def get(self, key, default=None):
         try:
@@ -345,20 +337,6 @@ class LRUCache(Cache):
 
     _update = _touch
 
-    # The hot path, written out: one dict lookup and one move per hit.
-    def get(self, key, default=None):
-        data = self._data
-        try:
-            value = data.get(key, _MISSING)
-        except TypeError:
-            raise _unhashable(key) from None
-        if value is _MISSING:
-            self._misses += 1
-            return default
-        self._hits += 1
-        data.move_to_end(key)
-        return value
-
     def snapshot(self):
         """Return the keys from least to most recently used."""
         return {"order": list(self._data)}
@@ -544,18 +522,6 @@ class TTLCache(LRUCache):
             return True
         self.expire()
         return False
-
-    def __getitem__(self, key):
-        try:
-            live = self._live(key)
-        except TypeError:
-            raise _unhashable(key) from None
-        if not live:
-            self._misses += 1
-            return self.__missing__(key)
-        self._hits += 1
-        self._data.move_to_end(key)
-        return self._data[key]
 
     def get(self, key, default=None):
         try:
