@@ -1,0 +1,378 @@
+"""The guide's caching patterns as small pieces over any cache and any database.
+
+Each pattern talks to its cache only through the mapping interface:
+`cache.get(key, default)`, `cache[key] = value` and `cache.pop(key, None)`.
+So a cachelab cache, a cachetools cache, a dict or a Redis-backed mapping
+all work.  The database side is a pair of plain functions, `load(key)` and
+`save(key, value)` (or `save_many(pairs)` for write-behind).
+
+A miss is told from a stored None by a private sentinel, so cached falsy
+values (None, 0, "", []) are hits, unlike the guide's `if cached:`.
+"""
+
+import collections
+import itertools
+import threading
+import time
+
+__all__ = [
+    "CacheAside",
+    "ClosedError",
+    "QueueFullError",
+    "ReadThrough",
+    "WriteAround",
+    "WriteBehind",
+    "WriteBehindStats",
+    "WriteThrough",
+    "cache_aside",
+    "invalidate",
+]
+
+_MISSING = object()  # unique object that tells a miss from a stored None
+
+WriteBehindStats = collections.namedtuple(
+    "WriteBehindStats", "queued flushed retried unflushed batches lost")
+WriteBehindStats.__doc__ = (
+    "Write-behind counts: writes accepted, written to the database, batch retries, "
+    "waiting right now, batches written, and lost in a crash.")
+
+
+class ClosedError(RuntimeError):
+    """A write reached a write-behind queue after close() or crash()."""
+
+
+class QueueFullError(RuntimeError):
+    """The write-behind queue stayed full for longer than the write's timeout."""
+
+
+def _check_callable(name, value):
+    if not callable(value):
+        raise TypeError(f"{name} must be callable, got {value!r}")
+    return value
+
+
+def _put(cache, key, value):
+    """Store in the cache; a value too large for it is simply not cached."""
+    try:
+        cache[key] = value
+    except ValueError:
+        cache.pop(key, None)
+
+
+def cache_aside(cache, key, load):
+    """Return cache[key]; on a miss call load(key), store the result, and return it."""
+    value = cache.get(key, _MISSING)
+    if value is _MISSING:
+        value = load(key)  # raises (e.g. NotFoundError) before anything is cached
+        _put(cache, key, value)
+    return value
+
+
+def invalidate(cache, *keys):
+    """Drop keys from the cache; return how many were there."""
+    return sum(cache.pop(key, _MISSING) is not _MISSING for key in keys)
+
+
+class _Pattern:
+    """What every pattern shares: a cache, a loader, reads through cache-aside."""
+
+    def __init__(self, cache, load):
+        self.cache = cache
+        self.load = _check_callable("load", load)
+
+    def read(self, key):
+        """Return the value for key, from the cache if it has it."""
+        return cache_aside(self.cache, key, self.load)
+
+    def invalidate(self, *keys):
+        """Drop keys from the cache; return how many were there."""
+        return invalidate(self.cache, *keys)
+
+    def __repr__(self):
+        return f"{type(self).__name__}(cache={self.cache!r})"
+
+
+class CacheAside(_Pattern):
+    """Cache-aside: the application reads the cache, loads on a miss, and stores the result.
+
+    A write goes to the database only; the cached copy stays until its TTL
+    runs out (the guide's "potential stale data"), unless you invalidate it.
+    """
+
+    def __init__(self, cache, load, save=None):
+        super().__init__(cache, load)
+        self.save = save if save is None else _check_callable("save", save)
+
+    def write(self, key, value):
+        """Write to the database and leave the cache alone."""
+        if self.save is None:
+            raise TypeError("this CacheAside has no save function; pass save= to write")
+        self.save(key, value)
+
+
+class ReadThrough(_Pattern):
+    """Read-through: the cache itself calls the loader, so callers only see a mapping."""
+
+    def __getitem__(self, key):
+        return self.read(key)
+
+    def get(self, key, default=None):
+        """Return the value, loading it on a miss; default if the loader raises LookupError."""
+        try:
+            return self.read(key)
+        except LookupError:
+            return default
+
+
+class WriteThrough(_Pattern):
+    """Write-through: a write returns only after the database and the cache both have it.
+
+    The database goes first: if it fails, the cached copy is dropped, so the
+    cache never holds a value the database may not have.
+    """
+
+    def __init__(self, cache, load, save):
+        super().__init__(cache, load)
+        self.save = _check_callable("save", save)
+
+    def write(self, key, value):
+        """Write to the database, then to the cache."""
+        try:
+            self.save(key, value)
+        except BaseException:
+            # The save may have half-happened (a timeout after commit); don't trust the copy.
+            self.cache.pop(key, None)
+            raise
+        _put(self.cache, key, value)
+
+
+class WriteAround(_Pattern):
+    """Write-around: writes bypass the cache and drop its copy; the next read misses."""
+
+    def __init__(self, cache, load, save):
+        super().__init__(cache, load)
+        self.save = _check_callable("save", save)
+
+    def write(self, key, value):
+        """Write to the database, then drop the cached copy."""
+        try:
+            self.save(key, value)
+        finally:
+            self.cache.pop(key, None)
+
+
+class WriteBehind(_Pattern):
+    """Write-behind: a write updates the cache and returns; batches reach the database later.
+
+    With `background=True` a daemon thread flushes a batch whenever
+    `batch_size` writes are waiting or `flush_interval` seconds have passed.
+    With `background=False` nothing happens behind your back: call `pump()`
+    (flush what is due by `clock`) or `flush()` yourself, which makes runs
+    on a FakeClock exact.
+
+    A full queue (`maxsize` writes) pushes back: a write waits up to
+    `timeout` seconds for room (background mode) or flushes a batch itself.
+    A failed batch is retried `retries` times with exponential back-off and
+    stays at the head of the queue until it succeeds, so writes to one key
+    reach the database in the order they were made.  `close()` (or leaving
+    a `with` block) flushes everything; `crash()` stops without flushing and
+    returns exactly the writes that never reached the database.
+    """
+
+    # State:
+    #   _queue     (key, value) writes not yet in the database, oldest first
+    #   _pending   key -> [writes queued, latest value], so a read after an
+    #              eviction sees the queued value, not the database's older one
+    #   _cond      guards _queue, _pending and the counts; signals room and work
+    #   _flushing  held while a batch is being written, so batches go one at a time
+    def __init__(self, cache, load, save_many, *, maxsize=1000, batch_size=50,
+                 flush_interval=0.1, retries=5, backoff=0.01, max_backoff=1.0,
+                 background=True, clock=time.monotonic, sleep=time.sleep):
+        super().__init__(cache, load)
+        self.save_many = _check_callable("save_many", save_many)
+        for name, value in [("maxsize", maxsize), ("batch_size", batch_size)]:
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ValueError(f"{name} must be an integer >= 1, got {value!r}")
+        if batch_size > maxsize:
+            raise ValueError(f"batch_size ({batch_size}) must not exceed maxsize ({maxsize})")
+        if isinstance(retries, bool) or not isinstance(retries, int) or retries < 0:
+            raise ValueError(f"retries must be an integer >= 0, got {retries!r}")
+        for name, value in [("backoff", backoff), ("max_backoff", max_backoff)]:
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not value >= 0:
+                raise ValueError(f"{name} must be a number of seconds >= 0, got {value!r}")
+        if isinstance(flush_interval, bool) or not isinstance(flush_interval, (int, float)) \
+                or not flush_interval > 0:
+            raise ValueError(f"flush_interval must be a number of seconds > 0, got {flush_interval!r}")
+        self.maxsize, self.batch_size, self.flush_interval = maxsize, batch_size, flush_interval
+        self.retries, self.backoff, self.max_backoff = retries, backoff, max_backoff
+        self.clock = _check_callable("clock", clock)
+        self.sleep = _check_callable("sleep", sleep)
+        self.last_error = None
+        self._queue = collections.deque()
+        self._pending = {}
+        self._cond = threading.Condition()
+        self._flushing = threading.Lock()
+        self._queued = self._flushed = self._retried = self._batches = 0
+        self._lost = []
+        self._closed = False
+        self._last_flush = clock()
+        self._thread = None
+        if background:
+            self._thread = threading.Thread(target=self._run, name="write-behind", daemon=True)
+            self._thread.start()
+
+    # -- the application's side
+
+    def write(self, key, value, *, timeout=None):
+        """Put the value in the cache, queue it for the database, and return at once."""
+        self._check_open()
+        if self._thread is None and len(self._queue) >= self.maxsize:
+            self._flush_batch()  # back-pressure: with no flusher, the writer pays for a batch
+        with self._cond:
+            self._check_open()
+            while len(self._queue) >= self.maxsize:
+                self._cond.notify_all()
+                if not self._cond.wait(timeout):
+                    raise QueueFullError(
+                        f"write-behind queue still full ({self.maxsize} writes) after {timeout} s; "
+                        "the database is too slow or failing (see last_error)")
+                self._check_open()
+            self._queue.append((key, value))
+            slot = self._pending.setdefault(key, [0, None])
+            slot[0] += 1
+            slot[1] = value
+            self._queued += 1
+            _put(self.cache, key, value)
+            if len(self._queue) >= self.batch_size:
+                self._cond.notify_all()
+
+    def read(self, key):
+        """Return the value for key: cache, then the queue, then the database."""
+        value = self.cache.get(key, _MISSING)
+        if value is not _MISSING:
+            return value
+        with self._cond:
+            slot = self._pending.get(key)
+        if slot is not None:
+            _put(self.cache, key, slot[1])
+            return slot[1]
+        return cache_aside(self.cache, key, self.load)
+
+    def pump(self):
+        """Flush full batches, and everything if flush_interval has passed; return writes flushed."""
+        done = 0
+        while len(self._queue) >= self.batch_size:
+            done += self._flush_batch()
+        if self._queue and self.clock() - self._last_flush >= self.flush_interval:
+            done += self.flush()
+        return done
+
+    def flush(self):
+        """Write everything queued to the database; return how many writes that was."""
+        done = 0
+        while True:
+            n = self._flush_batch()
+            if not n:
+                return done
+            done += n
+
+    def stats(self):
+        """Return WriteBehindStats(queued, flushed, retried, unflushed, batches, lost)."""
+        with self._cond:
+            return WriteBehindStats(self._queued, self._flushed, self._retried,
+                                    len(self._queue), self._batches, len(self._lost))
+
+    @property
+    def lost(self):
+        """The (key, value) writes a crash() dropped, in the order they were made."""
+        return list(self._lost)
+
+    # -- shutting down, cleanly or not
+
+    def close(self):
+        """Refuse new writes, flush everything, and stop the flusher."""
+        with self._cond:
+            self._closed = True
+            self._cond.notify_all()
+        if self._thread is not None:
+            self._thread.join()
+        self.flush()  # raises if the database keeps failing; the writes stay queued
+
+    def crash(self):
+        """Stop at once, as a killed process would; return the writes that never reached the database."""
+        with self._cond:
+            self._closed = True
+            self._cond.notify_all()
+        with self._flushing:  # a batch already in flight either lands or is lost whole
+            with self._cond:
+                self._lost.extend(self._queue)
+                self._queue.clear()
+                self._pending.clear()
+        if self._thread is not None:
+            self._thread.join()
+        return self.lost
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def __repr__(self):
+        s = self.stats()
+        return (f"WriteBehind(queued={s.queued}, flushed={s.flushed}, unflushed={s.unflushed}, "
+                f"batch_size={self.batch_size}, closed={self._closed})")
+
+    # -- the flusher's side
+
+    def _check_open(self):
+        if self._closed:
+            raise ClosedError("this write-behind queue is closed; the write was not accepted")
+
+    def _flush_batch(self):
+        """Write the oldest batch, retrying with back-off; return its size (0 if none)."""
+        with self._flushing:
+            with self._cond:
+                batch = list(itertools.islice(self._queue, self.batch_size))
+            if not batch:
+                return 0
+            self._save_with_retries(batch)
+            with self._cond:
+                for key, _ in batch:
+                    self._queue.popleft()
+                    slot = self._pending[key]
+                    slot[0] -= 1
+                    if not slot[0]:
+                        del self._pending[key]
+                self._flushed += len(batch)
+                self._batches += 1
+                self._last_flush = self.clock()
+                self._cond.notify_all()  # room for writers waiting on a full queue
+            return len(batch)
+
+    def _save_with_retries(self, batch):
+        for attempt in range(self.retries + 1):
+            try:
+                self.save_many(batch)
+                return
+            except Exception as error:  # the database's errors are its own types
+                self.last_error = error
+                if attempt == self.retries:
+                    raise
+                with self._cond:
+                    self._retried += 1
+                self.sleep(min(self.backoff * 2 ** attempt, self.max_backoff))
+
+    def _run(self):
+        while True:
+            with self._cond:
+                if not self._closed and len(self._queue) < self.batch_size:
+                    self._cond.wait(self.flush_interval)
+                if self._closed:
+                    return  # close() flushes what is left; crash() drops it
+            try:
+                self.flush()
+            except Exception:
+                # The batch stays queued; wait a while, then try again.
+                with self._cond:
+                    self._cond.wait(self.max_backoff)
