@@ -1,0 +1,405 @@
+"""Eviction policies past LRU and LFU: CLOCK, ARC, SIEVE, S3-FIFO, and Belady's OPT.
+
+The four online policies are drop-in caches built on `cachelab.Cache`, so
+they have `cache_info()`, eviction events and a `snapshot()` of their
+internal state for drawing.  Each follows the reference simulator
+libCacheSim step for step, so a replay gives the same hit count
+(tests/test_libcachesim.py checks this).  OPT needs the future, so it is
+a function of the whole trace, `opt_hits()`, rather than a cache.
+
+ARC and S3-FIFO count entries, not bytes: their ghost lists remember keys
+whose values (and sizes) are gone, so they take no `getsizeof`.
+"""
+
+import collections
+import heapq
+import time
+
+import numpy as np
+
+from .caches import Cache
+
+__all__ = ["ARCCache", "ClockCache", "S3FIFOCache", "SieveCache", "opt_hits"]
+
+_Queue = collections.OrderedDict  # O(1) append, pop from either end, delete anywhere
+
+
+def _no_getsizeof(cls, getsizeof):
+    if getsizeof is not None:
+        raise TypeError(
+            f"{cls.__name__} counts entries, so getsizeof is not supported "
+            f"(got {getsizeof!r}); use maxsize as a number of items"
+        )
+
+
+class ClockCache(Cache):
+    """CLOCK (second chance): a FIFO ring whose hand spares keys read since its last pass.
+
+    A read sets the key's reference bit.  To evict, the hand looks at the
+    oldest key: if its bit is set, the hand clears it and moves on (the key
+    goes round again); the first key with a clear bit is evicted.
+    """
+
+    # State:
+    #   _ring   key -> reference bit, in hand order: the hand points at the first key
+    def __init__(self, maxsize, getsizeof=None, *, timer=time.monotonic):
+        super().__init__(maxsize, getsizeof, timer=timer)
+        self._ring = _Queue()
+
+    def _insert(self, key):
+        self._ring[key] = False
+
+    def _touch(self, key):
+        self._ring[key] = True
+
+    _update = _touch
+
+    def _forget(self, key):
+        del self._ring[key]
+
+    def _victim(self):
+        ring = self._ring
+        while True:
+            key, referenced = next(iter(ring.items()))
+            if not referenced:
+                return key
+            ring[key] = False  # second chance: clear the bit, go round again
+            ring.move_to_end(key)
+
+    def clear(self):
+        super().clear()
+        self._ring.clear()
+
+    def snapshot(self):
+        """Return the ring from the hand onwards and each key's reference bit."""
+        return {"ring": list(self._ring), "referenced": dict(self._ring)}
+
+
+class SieveCache(Cache):
+    """SIEVE (NSDI'24): a FIFO queue and a hand that sweeps from old to new.
+
+    A read marks the key visited.  To evict, the hand walks from where it
+    stopped last towards newer keys, clearing visited marks, and evicts the
+    first unvisited key; past the newest key it wraps to the oldest.  Unlike
+    CLOCK, a spared key keeps its place, so new keys are weeded out quickly.
+    """
+
+    # State (the queue, oldest first, is _behind followed by _ahead):
+    #   _behind   keys the hand has passed on this sweep
+    #   _ahead    the key under the hand, then the newer ones
+    #   _visited  keys read since the hand last passed them
+    def __init__(self, maxsize, getsizeof=None, *, timer=time.monotonic):
+        super().__init__(maxsize, getsizeof, timer=timer)
+        self._behind = _Queue()
+        self._ahead = _Queue()
+        self._visited = set()
+
+    def _wrap(self):
+        # The hand ran past the newest key: start again from the oldest.
+        self._behind, self._ahead = self._ahead, self._behind
+
+    def _insert(self, key):
+        if not self._ahead:
+            self._wrap()
+        self._ahead[key] = None
+
+    def _touch(self, key):
+        self._visited.add(key)
+
+    _update = _touch
+
+    def _forget(self, key):
+        if self._ahead.pop(key, self) is self:
+            del self._behind[key]
+        self._visited.discard(key)
+
+    def _victim(self):
+        visited = self._visited
+        while True:
+            if not self._ahead:
+                self._wrap()
+            key = next(iter(self._ahead))
+            if key not in visited:
+                return key
+            visited.remove(key)
+            del self._ahead[key]
+            self._behind[key] = None
+
+    def clear(self):
+        super().clear()
+        self._behind.clear()
+        self._ahead.clear()
+        self._visited.clear()
+
+    def snapshot(self):
+        """Return the queue (oldest first), the key under the hand, and the visited keys."""
+        queue = list(self._behind) + list(self._ahead)
+        hand = next(iter(self._ahead)) if self._ahead else (queue[0] if queue else None)
+        return {"queue": queue, "hand": hand,
+                "visited": [key for key in queue if key in self._visited]}
+
+
+class ARCCache(Cache):
+    """ARC (FAST'03): recency list T1, frequency list T2, and ghosts B1, B2 that tune them.
+
+    A key seen once lives in T1; a second use moves it to T2.  Evicted keys
+    leave their names in the ghost lists B1 and B2.  A miss that hits B1
+    means T1 was too small, so the target size `p` of T1 grows; a miss that
+    hits B2 shrinks it.  The cache keeps the balance that fits the workload.
+    """
+
+    # State (each list is least recently used first):
+    #   _t1, _t2   cached keys seen once, and more than once
+    #   _b1, _b2   ghost keys recently evicted from T1 and from T2
+    #   _p         target size of T1, adapted on every ghost hit
+    #   _ghost     'B1' or 'B2' while storing a key that was a ghost, else None
+    def __init__(self, maxsize, getsizeof=None, *, timer=time.monotonic):
+        _no_getsizeof(type(self), getsizeof)
+        super().__init__(maxsize, timer=timer)
+        self._t1, self._t2 = _Queue(), _Queue()
+        self._b1, self._b2 = _Queue(), _Queue()
+        self._p = 0.0
+        self._ghost = None
+
+    @property
+    def p(self):
+        """The adaptive target size of T1."""
+        return self._p
+
+    def __setitem__(self, key, value):
+        # A ghost hit adapts p before anything is evicted, as in the paper.
+        if key not in self and (key in self._b1 or key in self._b2):
+            b1, b2 = len(self._b1), len(self._b2)
+            if key in self._b1:
+                self._p = min(self._p + max(b2 / b1, 1), self.maxsize)
+                del self._b1[key]
+                self._ghost = "B1"
+            else:
+                self._p = max(self._p - max(b1 / b2, 1), 0)
+                del self._b2[key]
+                self._ghost = "B2"
+        try:
+            super().__setitem__(key, value)
+        finally:
+            self._ghost = None
+
+    def _insert(self, key):
+        (self._t2 if self._ghost else self._t1)[key] = None
+
+    def _touch(self, key):
+        if self._t1.pop(key, self) is not self:
+            self._t2[key] = None  # a second use: promote to T2
+        else:
+            self._t2.move_to_end(key)
+
+    _update = _touch
+
+    def _forget(self, key):
+        if self._t1.pop(key, self) is self:
+            self._t2.pop(key, None)
+
+    def _victim(self):
+        # Trim the ghosts as the paper's case IV does, then REPLACE.
+        if not self._ghost:
+            if len(self._t1) + len(self._b1) >= self.maxsize:
+                if not self._b1:
+                    key = next(iter(self._t1))  # T1 fills the cache: no room for a ghost
+                    del self._t1[key]
+                    return key
+                self._b1.popitem(last=False)
+            elif (len(self._t1) + len(self._b1) + len(self._t2) + len(self._b2)
+                  >= 2 * self.maxsize) and self._b2:
+                self._b2.popitem(last=False)
+        return self._replace()
+
+    def _replace(self):
+        """Move the LRU key of T1 or T2 to its ghost list, and return it."""
+        t1 = len(self._t1)
+        if (t1 and (t1 > self._p or (t1 == self._p and self._ghost == "B2"))) or not self._t2:
+            key, _ = self._t1.popitem(last=False)
+            self._b1[key] = None
+        else:
+            key, _ = self._t2.popitem(last=False)
+            self._b2[key] = None
+        return key
+
+    def clear(self):
+        super().clear()
+        for queue in (self._t1, self._t2, self._b1, self._b2):
+            queue.clear()
+        self._p = 0.0
+
+    def snapshot(self):
+        """Return T1, T2, B1 and B2 (least recently used first) and the target p."""
+        return {"T1": list(self._t1), "T2": list(self._t2),
+                "B1": list(self._b1), "B2": list(self._b2), "p": self._p}
+
+
+class S3FIFOCache(Cache):
+    """S3-FIFO (SOSP'23): a small FIFO that filters one-hit wonders, a main FIFO, a ghost FIFO.
+
+    New keys enter the small queue (10% of the cache).  A key leaving it
+    moves to the main queue if it was read at least `move_to_main_threshold`
+    times, else it is evicted and its name kept in the ghost queue; a key
+    found in the ghost goes straight to main.  The main queue is a CLOCK
+    with a 2-bit counter.  Scans pass through the small queue and never
+    disturb main.
+
+    As in libCacheSim, until the first eviction a full small queue sends
+    new keys to main.  libCacheSim refuses to store anything when the
+    small queue has room for at most one key (maxsize < 20); here the
+    small queue always holds at least one key.
+    """
+
+    # State (each queue oldest first):
+    #   _small, _main   cached keys
+    #   _ghost          names of keys evicted from _small
+    #   _freq           key -> reads while cached, capped at 3 (a 2-bit counter)
+    #   _has_evicted    False until the first eviction
+    #   _from_ghost     True while storing a key that was a ghost
+    def __init__(self, maxsize, getsizeof=None, *, small_ratio=0.1, ghost_ratio=0.9,
+                 move_to_main_threshold=2, timer=time.monotonic):
+        _no_getsizeof(type(self), getsizeof)
+        super().__init__(maxsize, timer=timer)
+        for name, ratio in (("small_ratio", small_ratio), ("ghost_ratio", ghost_ratio)):
+            if isinstance(ratio, bool) or not isinstance(ratio, (int, float)) or not 0 <= ratio <= 1:
+                raise ValueError(f"{name} must be a number between 0 and 1, got {ratio!r}")
+        if isinstance(move_to_main_threshold, bool) or not isinstance(move_to_main_threshold, int) \
+                or move_to_main_threshold < 1:
+            raise ValueError(
+                f"move_to_main_threshold must be an integer >= 1, got {move_to_main_threshold!r}")
+        self.small_ratio, self.ghost_ratio = small_ratio, ghost_ratio
+        self.move_to_main_threshold = move_to_main_threshold
+        self._small_size = max(int(self.maxsize * small_ratio), 1)
+        self._main_size = self.maxsize - self._small_size
+        self._ghost_size = int(self.maxsize * ghost_ratio)
+        self._small, self._main, self._ghost = _Queue(), _Queue(), _Queue()
+        self._freq = {}
+        self._has_evicted = False
+        self._from_ghost = False
+
+    def __setitem__(self, key, value):
+        # Look in the ghost before evicting: eviction may push this key out of it.
+        if key not in self and self._ghost.pop(key, self) is not self:
+            self._from_ghost = True
+        try:
+            super().__setitem__(key, value)
+        finally:
+            self._from_ghost = False
+
+    def _insert(self, key):
+        if self._from_ghost or (not self._has_evicted and len(self._small) >= self._small_size):
+            self._main[key] = None
+        else:
+            self._small[key] = None
+        self._freq[key] = 0
+
+    def _touch(self, key):
+        if self._freq[key] < 3:
+            self._freq[key] += 1
+
+    _update = _touch
+
+    def _forget(self, key):
+        if self._small.pop(key, self) is self:
+            self._main.pop(key, None)
+        del self._freq[key]
+
+    def _victim(self):
+        self._has_evicted = True
+        while True:
+            if len(self._main) > self._main_size or not self._small:
+                return self._victim_from_main()
+            key = self._victim_from_small()
+            if key is not None:
+                return key
+            # Every key in small was promoted; look again.
+
+    def _victim_from_small(self):
+        small, freq = self._small, self._freq
+        while small:
+            key = next(iter(small))
+            if freq[key] < self.move_to_main_threshold:
+                self._remember(key)
+                return key
+            del small[key]  # read often enough: promote to main, counter reset
+            self._main[key] = None
+            freq[key] = 0
+        return None
+
+    def _victim_from_main(self):
+        main, freq = self._main, self._freq
+        while True:
+            key = next(iter(main))
+            if not freq[key]:
+                return key
+            freq[key] -= 1
+            main.move_to_end(key)
+
+    def _remember(self, key):
+        if self._ghost_size < 1 or key in self._ghost:
+            return
+        while len(self._ghost) >= self._ghost_size:
+            self._ghost.popitem(last=False)
+        self._ghost[key] = None
+
+    def clear(self):
+        super().clear()
+        for queue in (self._small, self._main, self._ghost):
+            queue.clear()
+        self._freq.clear()
+        self._has_evicted = False
+
+    def snapshot(self):
+        """Return the small, main and ghost queues (oldest first) and each cached key's count."""
+        return {"small": list(self._small), "main": list(self._main),
+                "ghost": list(self._ghost), "freq": dict(self._freq)}
+
+
+def _next_uses(keys):
+    """Return, for each request, the index of the next request for the same key (or len)."""
+    n = len(keys)
+    order = np.argsort(keys, kind="stable")
+    nxt = np.full(n, n, dtype=np.int64)
+    same = keys[order[1:]] == keys[order[:-1]]
+    nxt[order[:-1][same]] = order[1:][same]
+    return nxt
+
+
+def opt_hits(trace, maxsize):
+    """Return the hits of Belady's OPT: on a miss, evict the key needed furthest in the future.
+
+    No online policy that stores every missed key can beat it, so it is
+    the ceiling of every hit-ratio curve.  It reads the whole trace first.
+    """
+    keys = _as_keys(trace)
+    if isinstance(maxsize, bool) or not isinstance(maxsize, (int, np.integer)) or maxsize < 0:
+        raise ValueError(f"maxsize must be a non-negative integer, got {maxsize!r}")
+    if maxsize == 0:
+        return 0
+    nxt = _next_uses(keys).tolist()
+    cached = {}  # key -> index of its next request
+    heap = []  # (-next request, key); entries whose time is stale are skipped
+    hits = 0
+    for i, key in enumerate(keys.tolist()):
+        if key in cached:
+            hits += 1
+        elif len(cached) >= maxsize:
+            while True:
+                when, victim = heapq.heappop(heap)
+                if cached.get(victim) == -when:
+                    del cached[victim]
+                    break
+        cached[key] = nxt[i]
+        heapq.heappush(heap, (-nxt[i], key))
+    return hits
+
+
+def _as_keys(trace):
+    """Return the trace as a one-dimensional numpy array of integer ids."""
+    keys = np.asarray(trace)
+    if keys.ndim != 1:
+        raise ValueError(f"trace must be a one-dimensional sequence of keys, got shape {keys.shape}")
+    if keys.dtype.kind not in "iu":
+        _, keys = np.unique(keys, return_inverse=True)
+    return keys
