@@ -1,0 +1,75 @@
+"""The guide's e-commerce demo as a command: `python -m cachelab.demo --help`.
+
+With no options it does what the guide's `python ecommerce_cache_demo.py`
+does: one performance test, the custom run, and a performance summary.
+"""
+
+import argparse
+import sys
+
+from .ecommerce import SCENARIOS, run_performance_test, run_scenario, run_write_patterns
+
+__all__ = ["main", "parser"]
+
+_CHOICES = ["guide", "all", *SCENARIOS, "writes"]
+
+
+def _seconds(text, *, positive=False):
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number of seconds, got {text!r}") from None
+    if value != value or value == float("inf") or value < 0 or (positive and value == 0):
+        raise argparse.ArgumentTypeError(
+            f"must be a number of seconds {'> 0' if positive else '>= 0'}, got {text!r}")
+    return value
+
+
+def parser():
+    """Return the command's argument parser."""
+    p = argparse.ArgumentParser(
+        prog="python -m cachelab.demo",
+        description="The guide's e-commerce caching demo over a real (SQLite) database.")
+    p.add_argument("--db-delay", type=_seconds, default=None, metavar="SECONDS",
+                   help="delay of each database query (default: each scenario's own, 0.1 s normally)")
+    p.add_argument("--ttl", type=lambda t: _seconds(t, positive=True), default=None, metavar="SECONDS",
+                   help="cache time-to-live (default: each scenario's own, 60 s normally)")
+    p.add_argument("--scenario", choices=_CHOICES, default="guide",
+                   help="guide: a basic test, the custom run and a summary (default); "
+                        "all: the guide's three scenarios; writes: the write patterns")
+    p.add_argument("--quiet", action="store_true",
+                   help="hide the per-request HIT/MISS/DB lines; keep timings and statistics")
+    return p
+
+
+def _summary(results, stats):
+    print("\n Performance Summary:")
+    finite = [r["speedup"] for r in results if r["speedup"] != float("inf")]
+    print(f"Average Speedup: {sum(finite) / len(finite) if finite else 0:.1f}x")
+    print(f"Cache Hit Rate: {stats['hit_rate']}%")
+
+
+def main(argv=None):
+    """Run the demo; return the exit code."""
+    args = parser().parse_args(argv)
+    verbose = not args.quiet
+    if args.scenario == "guide":
+        run_performance_test(db_delay=0.1 if args.db_delay is None else args.db_delay,
+                             cache_ttl=60 if args.ttl is None else args.ttl, verbose=verbose)
+        results, stats = run_scenario("custom", db_delay=args.db_delay, cache_ttl=args.ttl,
+                                      verbose=verbose)
+        _summary(results, stats)
+    elif args.scenario == "writes":
+        run_write_patterns(0.1 if args.db_delay is None else args.db_delay,
+                           60 if args.ttl is None else args.ttl, crash_after=3, verbose=verbose)
+    else:
+        names = ["normal", "slow-db", "short-ttl"] if args.scenario == "all" else [args.scenario]
+        for name in names:
+            results, stats = run_scenario(name, db_delay=args.db_delay, cache_ttl=args.ttl,
+                                          verbose=verbose)
+        _summary(results, stats)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
