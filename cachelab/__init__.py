@@ -17,6 +17,17 @@ from .caches import (
     cached,
     hashkey,
 )
+from .ecommerce import ECommerceService, run_performance_test
+from .patterns import (
+    CacheAside,
+    ReadThrough,
+    WriteAround,
+    WriteBehind,
+    WriteThrough,
+    cache_aside,
+    invalidate,
+)
+from .store import Store
 
 __version__ = "0.1.0"
 
@@ -32,4 +43,15 @@ __all__ = [
     "TTLCache",
     "cached",
     "hashkey",
+    # patterns over a real database
+    "CacheAside",
+    "ECommerceService",
+    "ReadThrough",
+    "Store",
+    "WriteAround",
+    "WriteBehind",
+    "WriteThrough",
+    "cache_aside",
+    "invalidate",
+    "run_performance_test",
 ]

@@ -7,6 +7,8 @@ inside the functions, so `import cachelab` stays light.
 
 __all__ = [
     "plot_hit_rates",
+    "plot_miss_vs_hit",
+    "plot_pattern_results",
     "plot_steps",
     "plot_ttl_timeline",
 ]
@@ -115,3 +117,50 @@ def plot_hit_rates(table, chosen=None, ax=None):
     ax.grid(alpha=0.3)
     ax.figure.tight_layout()
     return ax
+
+
+# -- patterns: the e-commerce demo and the write patterns (notebooks 06 and 07) --
+
+def plot_miss_vs_hit(results, ax=None):
+    """Draw each lookup's miss and hit time (ms) from run_performance_test() results."""
+    import numpy as np
+
+    ax = _axes(ax, (6, 2.6))
+    names = [r["test"] for r in results]
+    rows = np.arange(len(names))
+    miss = [r["miss_time"] * 1000 for r in results]
+    hit = [r["hit_time"] * 1000 for r in results]
+    ax.barh(rows - 0.2, miss, height=0.4, color=MISS, label="miss (database)")
+    ax.barh(rows + 0.2, hit, height=0.4, color=HIT, label="hit (cache)")
+    if min(hit + miss) > 0:
+        ax.set_xscale("log")  # hits are thousands of times shorter than misses
+    ax.set_yticks(rows, names)
+    ax.invert_yaxis()
+    ax.set_xlabel("time (ms)" + (", log scale" if ax.get_xscale() == "log" else ""))
+    ax.legend(loc="lower right", fontsize=8)
+    ax.figure.tight_layout()
+    return ax
+
+
+def plot_pattern_results(results, axes=None):
+    """Draw mean latency per read and write, and database queries, for each PatternResult."""
+    import numpy as np
+
+    if axes is None:
+        import matplotlib.pyplot as plt
+
+        axes = plt.subplots(1, 2, figsize=(9, 3))[1]
+    names = [r.pattern for r in results]
+    rows = np.arange(len(names))
+    for ax, (a, b), (la, lb), title in [
+        (axes[0], ("read_ms", "write_ms"), ("read", "write"), "mean latency (ms)"),
+        (axes[1], ("db_reads", "db_writes"), ("reads", "writes"), "database queries"),
+    ]:
+        ax.barh(rows - 0.2, [getattr(r, a) for r in results], height=0.4, color=HIT, label=la)
+        ax.barh(rows + 0.2, [getattr(r, b) for r in results], height=0.4, color=MISS, label=lb)
+        ax.set_yticks(rows, names if ax is axes[0] else [""] * len(names))
+        ax.invert_yaxis()
+        ax.set_title(title, fontsize=10)
+        ax.legend(loc="lower right", fontsize=8)
+    axes[0].figure.tight_layout()
+    return axes

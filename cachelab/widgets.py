@@ -15,9 +15,11 @@ from .plots import plot_hit_rates, plot_steps, plot_ttl_timeline
 
 __all__ = [
     "controls",
+    "ecommerce_widget",
     "hit_rate_widget",
     "lfu_widget",
     "lru_widget",
+    "patterns_widget",
     "ttl_widget",
 ]
 
@@ -133,3 +135,53 @@ def hit_rate_widget(size=20, pattern="zipf", policy="LRU", alpha=1.0, *, seed=0)
         return result
 
     return w.interactive(run, size=size_slider, pattern=patterns, policy=policies, alpha=alpha_slider)
+
+
+# -- patterns: the e-commerce demo and the write patterns (notebooks 06 and 07) --
+
+def ecommerce_widget(db_delay=0.1, cache_ttl=60, product_id=1, user_id=101):
+    """Sliders for database delay and TTL, dropdowns for product and user; times real misses and hits."""
+    from .ecommerce import run_performance_test
+    from .plots import plot_miss_vs_hit
+    from .store import PRODUCTS, USERS
+
+    delay = w.FloatSlider(value=db_delay, min=0.0, max=0.3, step=0.05, description="db_delay",
+                          continuous_update=False)
+    ttl = w.IntSlider(value=cache_ttl, min=5, max=120, step=5, description="cache_ttl",
+                      continuous_update=False)
+    product = w.Dropdown(options=[(p["name"], i) for i, p in PRODUCTS.items()], value=product_id,
+                         description="product")
+    user = w.Dropdown(options=[(u["name"], i) for i, u in USERS.items()], value=user_id,
+                      description="user")
+
+    def run(db_delay, cache_ttl, product_id, user_id):
+        results, stats = run_performance_test(product_id, user_id, db_delay, cache_ttl, out=None)
+        for r in results:
+            print(f"{r['test']:16} miss {r['miss_time'] * 1000:7.1f} ms   hit {r['hit_time'] * 1000:6.3f} ms"
+                  f"   database reads: {r['db_reads']}")
+        print(f"cache hit rate {stats['hit_rate']}%")
+        _show(plot_miss_vs_hit(results))
+        return results
+
+    return w.interactive(run, db_delay=delay, cache_ttl=ttl, product_id=product, user_id=user)
+
+
+def patterns_widget(read_fraction=0.9, db_delay=0.05, ttl=30, *, n_ops=2000, seed=0):
+    """Sliders for the read share, database delay and TTL; compares every pattern in simulated time."""
+    from .patterns import compare_patterns, format_results, make_workload
+    from .plots import plot_pattern_results
+
+    share = w.FloatSlider(value=read_fraction, min=0.0, max=1.0, step=0.1, description="reads",
+                          continuous_update=False)
+    delay = w.FloatSlider(value=db_delay, min=0.01, max=0.3, step=0.01, description="db_delay",
+                          continuous_update=False)
+    ttl_slider = w.IntSlider(value=ttl, min=1, max=120, description="ttl", continuous_update=False)
+
+    def run(read_fraction, db_delay, ttl):
+        results = compare_patterns(make_workload(n_ops, read_fraction, seed=seed),
+                                   db_delay=db_delay, ttl=ttl)
+        print(format_results(results))
+        _show(plot_pattern_results(results)[0])
+        return results
+
+    return w.interactive(run, read_fraction=share, db_delay=delay, ttl=ttl_slider)
