@@ -29,6 +29,7 @@ __all__ = [
     "parse_sequence",
     "parse_times",
     "policy_steps",
+    "rates_table",
     "step_table",
     "ttl_timeline",
 ]
@@ -256,3 +257,11 @@ def hit_rate_table(pattern, sizes=(5, 10, 20, 40, 60, 80, 100), policies=tuple(P
             for size in sizes
         ]
     return HitRates(pattern, sizes, rates)
+
+
+def rates_table(table):
+    """Format a HitRates table as text: one row per size, one column per policy."""
+    lines = ["size  " + "  ".join(f"{policy:>5}" for policy in table.rates)]
+    for i, size in enumerate(table.sizes):
+        lines.append(f"{size:>4}  " + "  ".join(f"{rates[i]:>5.0%}" for rates in table.rates.values()))
+    return "\n".join(lines)
