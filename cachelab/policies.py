@@ -18,6 +18,7 @@ import time
 import numpy as np
 
 from .caches import Cache
+from .workloads import _next_uses
 
 __all__ = ["ARCCache", "ClockCache", "S3FIFOCache", "SieveCache", "opt_hits"]
 
@@ -354,16 +355,6 @@ class S3FIFOCache(Cache):
         """Return the small, main and ghost queues (oldest first) and each cached key's count."""
         return {"small": list(self._small), "main": list(self._main),
                 "ghost": list(self._ghost), "freq": dict(self._freq)}
-
-
-def _next_uses(keys):
-    """Return, for each request, the index of the next request for the same key (or len)."""
-    n = len(keys)
-    order = np.argsort(keys, kind="stable")
-    nxt = np.full(n, n, dtype=np.int64)
-    same = keys[order[1:]] == keys[order[:-1]]
-    nxt[order[:-1][same]] = order[1:][same]
-    return nxt
 
 
 def opt_hits(trace, maxsize):

@@ -1,8 +1,23 @@
-"""Replay a trace of keys through a cache and count what happens."""
+"""Replay a trace of keys through a cache, and hit-ratio curves over cache sizes.
+
+`lru_hit_curve()` finds LRU's hits at every cache size in one pass over
+the trace (Mattson's stack distances); `hit_curve()` replays any other
+policy once per size.
+"""
 
 import collections
 
-__all__ = ["SimResult", "replay"]
+import numpy as np
+
+__all__ = [
+    "POLICY_NAMES",
+    "HitCurve",
+    "SimResult",
+    "hit_curve",
+    "lru_hit_curve",
+    "replay",
+    "stack_distances",
+]
 
 SimResult = collections.namedtuple("SimResult", "hits misses")
 SimResult.hit_ratio = property(
@@ -11,19 +26,196 @@ SimResult.hit_ratio = property(
 )
 SimResult.__doc__ = "Counts from one replay; .hit_ratio is hits / requests."
 
+HitCurve = collections.namedtuple("HitCurve", "policy sizes hits requests")
+HitCurve.hit_ratios = property(
+    lambda self: np.asarray(self.hits) / self.requests if self.requests else np.zeros(len(self.hits)),
+    doc="Hits at each size as a fraction of all requests.",
+)
+HitCurve.__doc__ = "Hits of one policy at each cache size, over a trace of `requests` requests."
 
-def replay(cache, trace):
+_AUTO_PROGRESS = 500_000  # requests: below this a replay is too quick to need a bar
+_CHUNK = 65_536  # requests between progress-bar updates
+
+
+def _progress(total, progress, desc):
+    """Return a tqdm bar, or None when progress is off (auto: only for long runs)."""
+    if progress is None:
+        progress = total >= _AUTO_PROGRESS
+    if not progress:
+        return None
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, desc=desc, unit="req", unit_scale=True, leave=False)
+
+
+def replay(cache, trace, *, progress=None):
     """Request every key of `trace` from `cache`, storing it on a miss.
 
     Works with any mapping that has `get()`, so cachelab's, cachetools' and
-    a plain OrderedDict recipe all replay the same way.
+    a plain OrderedDict recipe all replay the same way.  `progress=None`
+    shows a tqdm bar only for long traces; pass True or False to choose.
     """
+    keys = trace.tolist() if hasattr(trace, "tolist") else list(trace)
+    bar = _progress(len(keys), progress, type(cache).__name__)
     hits = 0
     get = cache.get
     missing = object()
-    for key in trace.tolist() if hasattr(trace, "tolist") else trace:
-        if get(key, missing) is missing:
-            cache[key] = key
-        else:
-            hits += 1
-    return SimResult(hits, len(trace) - hits)
+    for start in range(0, len(keys), _CHUNK):
+        for key in keys[start:start + _CHUNK]:
+            if get(key, missing) is missing:
+                cache[key] = key
+            else:
+                hits += 1
+        if bar is not None:
+            bar.update(min(_CHUNK, len(keys) - start))
+    if bar is not None:
+        bar.close()
+    return SimResult(hits, len(keys) - hits)
+
+
+# -- LRU at every size in one pass ------------------------------------------
+
+def _as_keys(trace):
+    """Return the trace as a one-dimensional numpy array of integer ids."""
+    keys = np.asarray(trace)
+    if keys.ndim != 1:
+        raise ValueError(f"trace must be a one-dimensional sequence of keys, got shape {keys.shape}")
+    if keys.dtype.kind not in "iu":
+        _, keys = np.unique(keys, return_inverse=True)
+    return keys
+
+
+def _previous_uses(keys):
+    """Return, for each request, the index of the previous request for the same key (or -1)."""
+    order = np.argsort(keys, kind="stable")
+    prev = np.full(len(keys), -1, dtype=np.int64)
+    same = keys[order[1:]] == keys[order[:-1]]
+    prev[order[1:][same]] = order[:-1][same]
+    return prev
+
+
+def _count_at_most(values, limits):
+    """For each i, count j < i with values[j] <= limits[i]; values and limits are >= 0.
+
+    A wavelet matrix: one stable partition of the values per bit, top bit
+    first, with every query walked down in step.  Each level is a handful
+    of numpy passes, so the whole count is O(n log n) without a Python loop.
+    """
+    n = len(values)
+    bits = max(int(max(values.max(initial=0), limits.max(initial=0)) + 1).bit_length(), 1)
+    cur = values.astype(np.int32)
+    bound = limits.astype(np.int32) + 1  # count the values below bound
+    start = np.zeros(n, dtype=np.int32)  # each query's prefix [0, i), in this level's order
+    end = np.arange(n, dtype=np.int32)
+    below = np.zeros(n, dtype=np.int32)
+    ones = np.zeros(n + 1, dtype=np.int32)  # ones[k]: values among the first k with this bit set
+    for level in range(bits - 1, -1, -1):
+        bit = (cur >> level) & 1
+        np.cumsum(bit, out=ones[1:])
+        n_zeros = n - int(ones[-1])
+        ones_start, ones_end = ones.take(start), ones.take(end)
+        zeros_start, zeros_end = start - ones_start, end - ones_end
+        # Where the bound has this bit set, the values without it are below
+        # the bound, and the query follows the values with it; else the
+        # reverse.  (0/1 arithmetic: np.where is several times slower here.)
+        up = (bound >> level) & 1
+        below += up * (zeros_end - zeros_start)
+        start = zeros_start + up * (n_zeros + ones_start - zeros_start)
+        end = zeros_end + up * (n_zeros + ones_end - zeros_end)
+        is_one = bit.astype(bool)
+        cur = np.concatenate((np.compress(~is_one, cur), np.compress(is_one, cur)))
+    return below
+
+
+def stack_distances(trace):
+    """Return each request's LRU stack distance: 1 + distinct keys since its key's last use.
+
+    An LRU cache of size c hits exactly the requests with distance <= c.
+    First uses get 0.
+    """
+    keys = _as_keys(trace)
+    prev = _previous_uses(keys)
+    index = np.arange(len(keys))
+    # Distinct keys between the last use j and now i = requests in between
+    # minus those that re-use a key already seen after j; those are the
+    # earlier requests whose own previous use is later than j.
+    later = index - _count_at_most(prev + 1, prev + 1)
+    return np.where(prev >= 0, index - prev - later, 0)
+
+
+def lru_hit_curve(trace, sizes=None):
+    """Return LRU's hits at every cache size (or at `sizes`) from one pass over the trace.
+
+    Equal, size by size, to replaying an `LRUCache`; the default sizes are
+    0, 1, ... up to the number of distinct keys.
+    """
+    keys = _as_keys(trace)
+    distances = stack_distances(keys)
+    counts = np.bincount(distances, minlength=2)
+    counts[0] = 0  # first uses miss at every size
+    hits_at = np.cumsum(counts)
+    if sizes is None:
+        sizes = np.arange(len(hits_at))
+    else:
+        sizes = _check_sizes(sizes)
+    hits = hits_at[np.minimum(sizes, len(hits_at) - 1)]
+    return HitCurve("LRU", sizes, hits, len(keys))
+
+
+def _check_sizes(sizes):
+    sizes = np.asarray(sizes)
+    if sizes.ndim != 1 or sizes.dtype.kind not in "iu" or (len(sizes) and sizes.min() < 0):
+        raise ValueError(f"sizes must be a sequence of non-negative integers, got {sizes!r}")
+    return sizes
+
+
+# -- any policy, size by size -------------------------------------------------
+
+def _policies():
+    from . import caches, policies
+
+    return {
+        "LRU": caches.LRUCache, "FIFO": caches.FIFOCache, "LFU": caches.LFUCache,
+        "CLOCK": policies.ClockCache, "SIEVE": policies.SieveCache,
+        "ARC": policies.ARCCache, "S3-FIFO": policies.S3FIFOCache,
+    }
+
+
+POLICY_NAMES = ("LRU", "FIFO", "LFU", "CLOCK", "SIEVE", "ARC", "S3-FIFO", "OPT")
+
+
+def hit_curve(policy, trace, sizes, *, progress=None):
+    """Return the hits of `policy` at each of `sizes`, one replay per size.
+
+    `policy` is a name from POLICY_NAMES ('OPT' is Belady's offline optimum)
+    or a cache class taking maxsize.  'LRU' uses the one-pass curve.
+    """
+    from .policies import opt_hits
+
+    sizes = _check_sizes(sizes)
+    keys = _as_keys(trace)
+    if isinstance(policy, str):
+        name = policy.upper()
+        if name == "LRU":
+            return lru_hit_curve(keys, sizes)
+        if name == "OPT":
+            return HitCurve("OPT", sizes, np.array([opt_hits(keys, int(s)) for s in sizes]),
+                            len(keys))
+        classes = _policies()
+        if name not in classes:
+            raise ValueError(f"policy must be one of {POLICY_NAMES} or a cache class, "
+                             f"got {policy!r}")
+        cls = classes[name]
+    elif isinstance(policy, type):
+        cls, name = policy, policy.__name__
+    else:
+        raise TypeError(f"policy must be a name or a cache class, got {policy!r}")
+    bar = _progress(len(keys) * len(sizes), progress, name)
+    hits = []
+    for size in sizes.tolist():
+        hits.append(replay(cls(size), keys, progress=False).hits if size else 0)
+        if bar is not None:
+            bar.update(len(keys))
+    if bar is not None:
+        bar.close()
+    return HitCurve(name, sizes, np.array(hits, dtype=np.int64), len(keys))

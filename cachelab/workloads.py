@@ -1,12 +1,26 @@
 """Seeded access patterns: arrays of integer keys, one per request.
 
 Every generator takes `seed=` (or an explicit numpy `rng=`), so a test, a
-notebook and a slider all see the same trace.
+notebook and a slider all see the same trace.  `load_trace()` reads a
+real trace from a text file, and `write_oracle_general()` writes one in
+the binary format libCacheSim reads fastest.
 """
+
+import csv
+import os
 
 import numpy as np
 
-__all__ = ["loop", "scan", "uniform", "zipf"]
+__all__ = [
+    "load_trace",
+    "loop",
+    "scan",
+    "shifting_hotset",
+    "uniform",
+    "write_oracle_general",
+    "zipf",
+    "zipf_scan",
+]
 
 
 def _rng(seed, rng):
@@ -60,3 +74,115 @@ def loop(n_requests, cache_size, extra=1):
     cache_size = _check_count("cache_size", cache_size)
     extra = _check_count("extra", extra)
     return scan(n_requests, cache_size + extra)
+
+
+def shifting_hotset(n_requests, n_keys, hot_keys=10, phases=4, hot_fraction=0.9, *,
+                    seed=None, rng=None):
+    """A hot set of `hot_keys` keys takes `hot_fraction` of the requests, then moves on.
+
+    The trace falls into `phases` equal parts; each part has its own hot
+    set (the next `hot_keys` keys along), and the rest of its requests
+    are uniform over all keys.  A cache must forget the old hot set.
+    """
+    n_requests = _check_count("n_requests", n_requests, 0)
+    n_keys = _check_count("n_keys", n_keys)
+    hot_keys = _check_count("hot_keys", hot_keys)
+    phases = _check_count("phases", phases)
+    if hot_keys > n_keys:
+        raise ValueError(f"hot_keys must be <= n_keys ({n_keys}), got {hot_keys!r}")
+    if not 0 <= hot_fraction <= 1:
+        raise ValueError(f"hot_fraction must be between 0 and 1, got {hot_fraction!r}")
+    rng = _rng(seed, rng)
+    phase = np.arange(n_requests) * phases // max(n_requests, 1)
+    hot = (phase * hot_keys + rng.integers(0, hot_keys, size=n_requests)) % n_keys
+    cold = rng.integers(0, n_keys, size=n_requests)
+    return np.where(rng.random(n_requests) < hot_fraction, hot, cold)
+
+
+def zipf_scan(n_requests, n_keys, alpha=1.0, scan_length=None, scan_every=None, *,
+              seed=None, rng=None):
+    """Zipf traffic interrupted by scans: a batch job reading a cold table end to end.
+
+    After every `scan_every` Zipf requests come `scan_length` requests for
+    keys n_keys, n_keys+1, ... (the same cold table each time).  Defaults:
+    a table of n_keys // 2 keys, scanned after every 2 * n_keys requests.
+    """
+    n_requests = _check_count("n_requests", n_requests, 0)
+    n_keys = _check_count("n_keys", n_keys)
+    scan_length = _check_count("scan_length", max(n_keys // 2, 1) if scan_length is None
+                               else scan_length)
+    scan_every = _check_count("scan_every", 2 * n_keys if scan_every is None else scan_every)
+    where = np.arange(n_requests) % (scan_every + scan_length)
+    scanning = where >= scan_every
+    trace = np.empty(n_requests, dtype=np.int64)
+    trace[scanning] = n_keys + where[scanning] - scan_every
+    trace[~scanning] = zipf(int((~scanning).sum()), n_keys, alpha, seed=seed, rng=rng)
+    return trace
+
+
+def load_trace(path, column=0, *, delimiter=","):
+    """Read a trace from a text file: one key per line, or a CSV with the key in `column`.
+
+    `column` is a position (0 = first field) or a header name; a name means
+    the first line is a header.  Blank lines are skipped.  Keys that are all
+    integers come back as an integer array, others as strings.
+    """
+    if not isinstance(column, (int, str)) or isinstance(column, bool):
+        raise TypeError(f"column must be a field position or a header name, got {column!r}")
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"no trace file at {os.fspath(path)!r}")
+    with open(path, newline="") as file:
+        rows = [row for row in csv.reader(file, delimiter=delimiter) if row]
+    if isinstance(column, str):
+        if not rows or column not in rows[0]:
+            found = rows[0] if rows else []
+            raise ValueError(f"column {column!r} is not in the header of {os.fspath(path)!r}; "
+                             f"the header has {found!r}")
+        index, rows = rows[0].index(column), rows[1:]
+    else:
+        index = column
+    if not rows:
+        raise ValueError(f"trace file {os.fspath(path)!r} has no requests")
+    try:
+        keys = [row[index].strip() for row in rows]
+    except IndexError:
+        line = next(n for n, row in enumerate(rows, 1) if len(row) <= index)
+        raise ValueError(f"column {column!r} is missing on request {line} of "
+                         f"{os.fspath(path)!r}") from None
+    try:
+        return np.array([int(key) for key in keys], dtype=np.int64)
+    except ValueError:
+        return np.array(keys)
+
+
+def _next_uses(keys):
+    """Return, for each request, the index of the next request for the same key (or len)."""
+    keys = np.asarray(keys)
+    n = len(keys)
+    order = np.argsort(keys, kind="stable")
+    nxt = np.full(n, n, dtype=np.int64)
+    same = keys[order[1:]] == keys[order[:-1]]
+    nxt[order[:-1][same]] = order[1:][same]
+    return nxt
+
+
+_ORACLE_GENERAL = np.dtype([("time", "<u4"), ("id", "<u8"), ("size", "<u4"), ("next", "<i8")])
+
+
+def write_oracle_general(trace, path):
+    """Write an integer trace as libCacheSim's oracleGeneral binary (unit sizes); return path.
+
+    Each request is 24 bytes: time, key, size and the time of the next
+    request for the same key (-1 for none), which Belady's OPT reads.
+    """
+    keys = np.asarray(trace)
+    if keys.ndim != 1 or keys.dtype.kind not in "iu" or (len(keys) and keys.min() < 0):
+        raise ValueError("trace must be a one-dimensional array of non-negative integer keys")
+    records = np.zeros(len(keys), dtype=_ORACLE_GENERAL)
+    records["time"] = np.arange(len(keys))
+    records["id"] = keys
+    records["size"] = 1
+    nxt = _next_uses(keys)
+    records["next"] = np.where(nxt == len(keys), -1, nxt)
+    records.tofile(path)
+    return path
