@@ -27,6 +27,7 @@ from .patterns import (
     cache_aside,
     invalidate,
 )
+from .policies import ARCCache, ClockCache, S3FIFOCache, SieveCache, opt_hits
 from .store import Store
 
 __version__ = "0.1.0"
@@ -54,4 +55,10 @@ __all__ = [
     "cache_aside",
     "invalidate",
     "run_performance_test",
+    # eviction policies beyond LRU and LFU
+    "ARCCache",
+    "ClockCache",
+    "S3FIFOCache",
+    "SieveCache",
+    "opt_hits",
 ]
