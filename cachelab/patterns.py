@@ -82,9 +82,15 @@ def invalidate(cache, *keys):
 class _Pattern:
     """What every pattern shares: a cache, a loader, reads through cache-aside."""
 
-    def __init__(self, cache, load):
+    def __init__(self, cache, load, save=None):
         self.cache = cache
         self.load = _check_callable("load", load)
+        self.save = save if save is None else _check_callable("save", save)
+
+    def _save(self, key, value):
+        if self.save is None:
+            raise TypeError(f"this {type(self).__name__} has no save function; pass save= to write")
+        self.save(key, value)
 
     def read(self, key):
         """Return the value for key, from the cache if it has it."""
@@ -105,15 +111,9 @@ class CacheAside(_Pattern):
     runs out (the guide's "potential stale data"), unless you invalidate it.
     """
 
-    def __init__(self, cache, load, save=None):
-        super().__init__(cache, load)
-        self.save = save if save is None else _check_callable("save", save)
-
     def write(self, key, value):
         """Write to the database and leave the cache alone."""
-        if self.save is None:
-            raise TypeError("this CacheAside has no save function; pass save= to write")
-        self.save(key, value)
+        self._save(key, value)
 
 
 class ReadThrough(_Pattern):
@@ -137,14 +137,10 @@ class WriteThrough(_Pattern):
     cache never holds a value the database may not have.
     """
 
-    def __init__(self, cache, load, save):
-        super().__init__(cache, load)
-        self.save = _check_callable("save", save)
-
     def write(self, key, value):
         """Write to the database, then to the cache."""
         try:
-            self.save(key, value)
+            self._save(key, value)
         except BaseException:
             # The save may have half-happened (a timeout after commit); don't trust the copy.
             self.cache.pop(key, None)
@@ -155,14 +151,10 @@ class WriteThrough(_Pattern):
 class WriteAround(_Pattern):
     """Write-around: writes bypass the cache and drop its copy; the next read misses."""
 
-    def __init__(self, cache, load, save):
-        super().__init__(cache, load)
-        self.save = _check_callable("save", save)
-
     def write(self, key, value):
         """Write to the database, then drop the cached copy."""
         try:
-            self.save(key, value)
+            self._save(key, value)
         finally:
             self.cache.pop(key, None)
 

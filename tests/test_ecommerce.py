@@ -157,3 +157,17 @@ def test_measured_patterns_agree_with_the_guide():
     assert read_heavy["cache-aside"].stale_reads > 0
     assert all(read_heavy[p].stale_reads == 0 for p in ("write-through", "write-around", "write-behind"))
     assert all(r.lost_writes == 0 for name, r in write_heavy.items() if name != "write-behind")
+
+
+def test_widgets_rest_on_the_pure_functions():
+    from cachelab.widgets import controls, ecommerce_widget, patterns_widget
+
+    shop = ecommerce_widget(db_delay=0.0)
+    assert [r["db_reads"] for r in shop.result] == [1, 1, 1]
+    controls(shop)["db_delay"].value = 0.05
+    assert all(r["miss_time"] >= 0.05 for r in shop.result)  # the slider reaches the database
+
+    patterns = patterns_widget(n_ops=200)
+    assert [r.pattern for r in patterns.result][0] == "no cache"
+    controls(patterns)["reads"].value = 0.0
+    assert all(r.read_ms == 0 and r.stale_reads == 0 for r in patterns.result)

@@ -289,3 +289,11 @@ def test_background_flusher_and_application_threads_together():
             for t in threads:
                 t.join()
         assert all(store.peek(f"{n}:{k}") == 90 + k for n in range(3) for k in range(10))
+
+
+def test_writing_without_a_save_function_is_a_clear_error():
+    wa = WriteAround(LRUCache(10), FakeDB().load)
+    with pytest.raises(TypeError, match="no save function"):
+        wa.write("k", 1)
+    with pytest.raises(TypeError, match="load must be callable"):
+        CacheAside(LRUCache(10), load="db")
