@@ -151,7 +151,8 @@ def lru_hit_curve(trace, sizes=None):
     """
     keys = _as_keys(trace)
     distances = stack_distances(keys)
-    counts = np.bincount(distances, minlength=2)
+    first_uses = int((distances == 0).sum())  # one per distinct key
+    counts = np.bincount(distances, minlength=first_uses + 1)
     counts[0] = 0  # first uses miss at every size
     hits_at = np.cumsum(counts)
     if sizes is None:
