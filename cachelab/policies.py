@@ -247,9 +247,11 @@ class S3FIFOCache(Cache):
     disturb main.
 
     As in libCacheSim, until the first eviction a full small queue sends
-    new keys to main.  libCacheSim refuses to store anything when the
-    small queue has room for at most one key (maxsize < 20); here the
-    small queue always holds at least one key.
+    new keys to main, and hit counts match it exactly from maxsize=20 up.
+    Below that they differ on purpose: libCacheSim will not store a key as
+    large as the whole small queue, so with room for one key there
+    (maxsize 10-19) it stores nothing, and below 10 it refuses to start.
+    Here the small queue always holds at least one key.
     """
 
     # State (each queue oldest first):
