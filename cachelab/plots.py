@@ -40,6 +40,7 @@ def plot_ttl_timeline(run, ax=None):
                    marker=marker, s=60, zorder=3, label=f"{label} ({len(steps)})")
     ax.set_yticks(range(len(keys)), [str(k) for k in keys])
     ax.set_ylim(-0.6, len(keys) - 0.4)
+    ax.set_xlim(left=min(s.time for s in run.steps) - 0.3)  # keep the first marker whole
     ax.set_xlabel("time (s); grey bar = entry alive until its TTL runs out")
     ax.set_title(f"TTL {run.ttl:g} s")
     ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), frameon=False)
