@@ -6,22 +6,45 @@ inside the functions, so `import cachelab` stays light.
 """
 
 __all__ = [
+    "OFFSCREEN",
     "plot_hit_rates",
     "plot_miss_vs_hit",
     "plot_pattern_results",
+    "plot_policy_curves",
+    "plot_policy_walk",
     "plot_steps",
     "plot_ttl_timeline",
+    "to_png",
 ]
 
 HIT, MISS, NEUTRAL = "#55a868", "#c44e52", "#dddddd"  # colours shared by every plot
 
 
-def _axes(ax, figsize):
-    if ax is not None:
-        return ax
-    import matplotlib.pyplot as plt
+OFFSCREEN = "offscreen"  # ax=OFFSCREEN draws on a figure pyplot never sees (widgets, benchmarks)
 
-    return plt.subplots(figsize=figsize)[1]
+
+def _axes(ax, figsize):
+    if ax is None:
+        import matplotlib.pyplot as plt
+
+        return plt.subplots(figsize=figsize)[1]
+    if isinstance(ax, str) and ax == OFFSCREEN:
+        from matplotlib.backends.backend_agg import FigureCanvasAgg
+        from matplotlib.figure import Figure
+
+        figure = Figure(figsize=figsize, dpi=100)
+        FigureCanvasAgg(figure)
+        return figure.add_subplot()
+    return ax
+
+
+def to_png(ax):
+    """Render the figure that holds `ax` to PNG bytes, in one draw."""
+    import io
+
+    buffer = io.BytesIO()
+    ax.figure.savefig(buffer, format="png")
+    return buffer.getvalue()
 
 
 # -- experiments: TTL expiration (notebook 02) --------------------------------
@@ -44,7 +67,8 @@ def plot_ttl_timeline(run, ax=None):
     ax.set_xlabel("time (s); grey bar = entry alive until its TTL runs out")
     ax.set_title(f"TTL {run.ttl:g} s")
     ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), frameon=False)
-    ax.figure.tight_layout()
+    # Fixed margins: a tight layout would draw the figure once more on every slider move.
+    ax.figure.subplots_adjust(left=0.06, right=0.8, top=0.86, bottom=0.24)
     return ax
 
 
@@ -85,7 +109,8 @@ def plot_steps(steps, upto=None, size=None, ax=None):
     for side in ("top", "right", "bottom", "left"):
         ax.spines[side].set_visible(False)
     ax.set_title("next to go  <-  cache  ->  safest", fontsize=10)
-    ax.figure.tight_layout()
+    height = ax.figure.get_figheight()
+    ax.figure.subplots_adjust(left=0.16, right=0.99, top=1 - 0.35 / height, bottom=0.1 / height)
     return ax
 
 
@@ -116,7 +141,7 @@ def plot_hit_rates(table, chosen=None, ax=None):
     ax.set_title(f"pattern: {table.pattern}")
     ax.legend(loc="lower right", fontsize=8)
     ax.grid(alpha=0.3)
-    ax.figure.tight_layout()
+    ax.figure.subplots_adjust(left=0.11, right=0.98, top=0.9, bottom=0.16)
     return ax
 
 
@@ -165,3 +190,80 @@ def plot_pattern_results(results, axes=None):
         ax.legend(loc="lower right", fontsize=8)
     axes[0].figure.tight_layout()
     return axes
+
+
+# -- policies lab: hit-ratio curves against OPT, queues step by step (notebook 08) --
+
+def plot_policy_curves(curves, size=None, axes=None):
+    """Draw each policy's hit-ratio curve under OPT's, and each policy's gap to OPT at `size`.
+
+    `curves` is {name: HitCurve} from compare_policies(); OPT is the dashed
+    black ceiling.  The right panel shows, at the marked size (default the
+    middle one), how many percentage points each policy leaves to OPT.
+    """
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    from .simulation import gaps_to_opt
+
+    if axes is None:
+        axes = plt.subplots(1, 2, figsize=(9, 3.2), gridspec_kw={"width_ratios": [3, 2]})[1]
+    left, right = axes
+    sizes = next(iter(curves.values())).sizes
+    at = len(sizes) // 2 if size is None else int(np.argmin(np.abs(np.asarray(sizes) - size)))
+    for name, curve in curves.items():
+        if name == "OPT":
+            left.plot(sizes, curve.hit_ratios, "k--", linewidth=2, label="OPT (ceiling)")
+        else:
+            left.plot(sizes, curve.hit_ratios, marker="o", markersize=3, linewidth=1.3, label=name)
+    left.axvline(sizes[at], color="#888888", linewidth=0.8)
+    left.set_ylim(-0.03, 1.03)
+    left.set_xlabel("cache size (entries)")
+    left.set_ylabel("hit ratio")
+    left.legend(loc="lower right", fontsize=7, ncol=2)
+    left.grid(alpha=0.3)
+    if "OPT" in curves:
+        gaps = gaps_to_opt(curves)
+        names = sorted(gaps, key=lambda n: gaps[n][at])
+        right.barh(names, [100 * gaps[n][at] for n in names], color=MISS)
+        right.invert_yaxis()
+        right.set_xlabel("points of hit ratio below OPT")
+        right.set_title(f"gap to OPT at size {sizes[at]}", fontsize=10)
+    left.figure.tight_layout()
+    return axes
+
+
+def plot_policy_walk(walk, upto=None, ax=None):
+    """Draw a policy's queues after step `upto` of a policy_walk(): hand, marks, eviction.
+
+    Each row is one queue, oldest key on the left; a green key is marked to
+    be spared (visited, referenced or read), the hand is an arrow below its
+    key, and the requested key has a thick border.
+    """
+    upto = len(walk) if upto is None else upto
+    step = walk[upto - 1]
+    rows = step.rows
+    width = max([len(keys) for walks in walk for _, keys, _, _ in walks.rows] + [1])
+    ax = _axes(ax, (6, 0.9 * len(rows) + 0.8))
+    for r, (label, keys, marked, hand) in enumerate(rows):
+        y = -1.2 * r
+        ax.text(-0.2, y, label, ha="right", va="center", fontsize=9)
+        for x, key in enumerate(keys):
+            ghost = label in ("ghost", "B1", "B2")  # names only: the values are gone
+            ax.add_patch(_box(x, y, "white" if ghost else HIT if key in marked else NEUTRAL,
+                              current=key == step.key))
+            ax.text(x + 0.5, y, str(key), ha="center", va="center", fontsize=9)
+            if key == hand:
+                ax.annotate("", (x + 0.5, y - 0.42), (x + 0.5, y - 0.85),
+                            arrowprops={"arrowstyle": "->", "linewidth": 1.5})
+    ax.set_xlim(-1.6, width + 0.2)
+    ax.set_ylim(-1.2 * len(rows) + 0.2, 0.6)
+    ax.set_xticks([])
+    ax.set_yticks([])
+    for side in ("top", "right", "bottom", "left"):
+        ax.spines[side].set_visible(False)
+    evicted = "" if step.evicted is None else f", evicted {step.evicted}"
+    ax.set_title(f"step {step.step}: {step.key} {'hit' if step.hit else 'miss'}{evicted}"
+                 "   (oldest on the left)", fontsize=10)
+    ax.figure.tight_layout()
+    return ax

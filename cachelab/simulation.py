@@ -13,10 +13,17 @@ __all__ = [
     "POLICY_NAMES",
     "HitCurve",
     "SimResult",
+    "Walk",
+    "compare_policies",
+    "curves_table",
+    "gaps_to_opt",
     "hit_curve",
     "lru_hit_curve",
+    "policy_walk",
     "replay",
     "stack_distances",
+    "state_rows",
+    "walk_table",
 ]
 
 SimResult = collections.namedtuple("SimResult", "hits misses")
@@ -32,6 +39,8 @@ HitCurve.hit_ratios = property(
     doc="Hits at each size as a fraction of all requests.",
 )
 HitCurve.__doc__ = "Hits of one policy at each cache size, over a trace of `requests` requests."
+
+POLICY_NAMES = ("LRU", "FIFO", "LFU", "CLOCK", "SIEVE", "ARC", "S3-FIFO", "OPT")
 
 _AUTO_PROGRESS = 500_000  # requests: below this a replay is too quick to need a bar
 _CHUNK = 65_536  # requests between progress-bar updates
@@ -182,9 +191,6 @@ def _policies():
     }
 
 
-POLICY_NAMES = ("LRU", "FIFO", "LFU", "CLOCK", "SIEVE", "ARC", "S3-FIFO", "OPT")
-
-
 def hit_curve(policy, trace, sizes, *, progress=None):
     """Return the hits of `policy` at each of `sizes`, one replay per size.
 
@@ -220,3 +226,99 @@ def hit_curve(policy, trace, sizes, *, progress=None):
     if bar is not None:
         bar.close()
     return HitCurve(name, sizes, np.array(hits, dtype=np.int64), len(keys))
+
+
+# -- the policies lab (notebook 08): every policy on one trace ------------------
+
+def compare_policies(trace, sizes, policies=POLICY_NAMES, *, progress=False):
+    """Return {policy name: HitCurve} for each policy on the same trace; OPT is the ceiling."""
+    if isinstance(policies, str):
+        policies = [policies]
+    return {curve.policy: curve
+            for curve in (hit_curve(policy, trace, sizes, progress=progress) for policy in policies)}
+
+
+def gaps_to_opt(curves):
+    """Return {policy: OPT's hit ratio minus the policy's, at each size}; needs an 'OPT' curve."""
+    if "OPT" not in curves:
+        raise ValueError("curves must include 'OPT', the ceiling the gaps are measured from")
+    ceiling = curves["OPT"].hit_ratios
+    return {name: ceiling - curve.hit_ratios for name, curve in curves.items() if name != "OPT"}
+
+
+def curves_table(curves):
+    """Format curves as text: hit ratio per size and policy, then the mean gap to OPT."""
+    names = list(curves)
+    sizes = next(iter(curves.values())).sizes
+    lines = ["size  " + " ".join(f"{name:>7}" for name in names)]
+    for i, size in enumerate(sizes):
+        lines.append(f"{size:>4}  " + " ".join(f"{curves[n].hit_ratios[i]:>7.1%}" for n in names))
+    if "OPT" in curves:
+        gaps = gaps_to_opt(curves)
+        lines.append("gap   " + " ".join(f"{gaps[n].mean():>7.1%}" if n in gaps else f"{'':>7}"
+                                         for n in names))
+    return "\n".join(lines)
+
+
+Walk = collections.namedtuple("Walk", "step key hit evicted rows")
+Walk.__doc__ = ("One request of a step-through: its 1-based number, the key, hit or miss, "
+                "the key evicted (or None), and the cache's state_rows() after it.")
+
+
+def state_rows(snapshot):
+    """Turn a policy's snapshot into rows to draw: (label, keys, marked keys, hand key or None).
+
+    Marked keys are the ones the policy will spare: CLOCK's reference bits,
+    SIEVE's visited keys, S3-FIFO's keys read since they arrived.
+    """
+    if "hand" in snapshot:  # SIEVE
+        return [("queue", snapshot["queue"], snapshot["visited"], snapshot["hand"])]
+    if "ring" in snapshot:  # CLOCK: the hand is at the front of the ring
+        ring = snapshot["ring"]
+        return [("ring", ring, [k for k in ring if snapshot["referenced"][k]],
+                 ring[0] if ring else None)]
+    if "small" in snapshot:  # S3-FIFO
+        read = [k for k, n in snapshot["freq"].items() if n]
+        return [("small", snapshot["small"], [k for k in snapshot["small"] if k in read], None),
+                ("main", snapshot["main"], [k for k in snapshot["main"] if k in read], None),
+                ("ghost", snapshot["ghost"], [], None)]
+    if "T1" in snapshot:  # ARC
+        return [(name, snapshot[name], [], None) for name in ("T1", "T2", "B1", "B2")]
+    return [("cache", snapshot.get("order", []), [], None)]
+
+
+def policy_walk(policy, keys, size):
+    """Request each key in turn from a `policy` cache of `size`; one Walk record per request."""
+    classes = _policies()
+    name = policy.upper() if isinstance(policy, str) else policy
+    if name not in classes:
+        raise ValueError(f"policy must be one of {', '.join(classes)}, got {policy!r}")
+    if isinstance(size, bool) or not isinstance(size, int) or size < 1:
+        raise ValueError(f"size must be an integer >= 1, got {size!r}")
+    cache = classes[name](size)
+    evicted = []
+    cache.subscribe(lambda event: evicted.append(event.key))
+    walk = []
+    for number, key in enumerate(keys, 1):
+        evicted.clear()
+        hit = cache.get(key, _ABSENT) is not _ABSENT
+        if not hit:
+            cache[key] = key
+        walk.append(Walk(number, key, hit, evicted[0] if evicted else None,
+                         state_rows(cache.snapshot())))
+    return walk
+
+
+_ABSENT = object()
+
+
+def walk_table(walk):
+    """Format Walk records as text; [k] is under the hand, k* is marked to be spared."""
+    lines = []
+    for s in walk:
+        state = "  ".join(f"{label}: " + (" ".join(
+            (f"[{k}]" if k == hand else str(k)) + ("*" if k in marked else "") for k in keys) or "-")
+            for label, keys, marked, hand in s.rows)
+        evicted = "" if s.evicted is None else f" evict {s.evicted}"
+        lines.append(f"{s.step:>2} {s.key!s:<3} {'hit ' if s.hit else 'miss'}{evicted:<9} | {state}")
+    return "\n".join(lines)

@@ -7,11 +7,11 @@ a plot, and leaves the function's data in `widget.result` for tests.
 """
 
 import ipywidgets as w
-from IPython.display import display
+from IPython.display import Image, display
 
 from . import experiments as ex
 from .caches import LRUCache, cached
-from .plots import plot_hit_rates, plot_steps, plot_ttl_timeline
+from .plots import OFFSCREEN, plot_hit_rates, plot_steps, plot_ttl_timeline, to_png
 
 __all__ = [
     "controls",
@@ -20,16 +20,20 @@ __all__ = [
     "lfu_widget",
     "lru_widget",
     "patterns_widget",
+    "policy_lab_widget",
+    "policy_walk_widget",
     "ttl_widget",
 ]
 
 
 def _show(ax):
-    """Display the figure once, inside the widget's output, and free it."""
-    import matplotlib.pyplot as plt
+    """Display the figure once, as a PNG inside the widget's output, and free it."""
+    # One draw straight to PNG; the inline backend's tight bounding box would draw twice.
+    display(Image(to_png(ax)))
+    if ax.figure.canvas.manager is not None:  # made through pyplot, which keeps it open
+        import matplotlib.pyplot as plt
 
-    display(ax.figure)
-    plt.close(ax.figure)
+        plt.close(ax.figure)
 
 
 def controls(widget):
@@ -56,7 +60,7 @@ def ttl_widget(ttl=2.5, gap=1.0, schedule="", *, n_requests=8):
             return None
         hits = sum(s.hit for s in result.steps)
         print(f"ttl {ttl:g} s: {hits} hits, {len(result.steps) - hits} misses")
-        _show(plot_ttl_timeline(result))
+        _show(plot_ttl_timeline(result, ax=OFFSCREEN))
         return result
 
     return w.interactive(run, ttl=ttl_slider, gap=gap_slider, schedule=times)
@@ -93,7 +97,7 @@ def _steps_widget(policy, sequence, size):
         now = steps[min(step, len(steps)) - 1]
         evicted = f", evicted {now.evicted}" if now.evicted is not None else ""
         print(f"{policy} step {now.step}: {now.key} {'hit' if now.hit else 'miss'}{evicted}")
-        _show(plot_steps(steps, upto=now.step, size=size))
+        _show(plot_steps(steps, upto=now.step, size=size, ax=OFFSCREEN))
         return steps[:now.step]
 
     widget = w.interactive(run, sequence=text, size=size_slider, step=step)
@@ -131,7 +135,7 @@ def hit_rate_widget(size=20, pattern="zipf", policy="LRU", alpha=1.0, *, seed=0)
         shape = f"zipf alpha={alpha:g}" if pattern == "zipf" else pattern
         print(f"{policy}, size {size}, {shape}: hit rate {result.hit_ratio:.1%} "
               f"({result.hits} hits, {result.misses} misses)")
-        _show(plot_hit_rates(table, chosen=(policy, size, result.hit_ratio)))
+        _show(plot_hit_rates(table, chosen=(policy, size, result.hit_ratio), ax=OFFSCREEN))
         return result
 
     return w.interactive(run, size=size_slider, pattern=patterns, policy=policies, alpha=alpha_slider)
@@ -185,3 +189,89 @@ def patterns_widget(read_fraction=0.9, db_delay=0.05, ttl=30, *, n_ops=2000, see
         return results
 
     return w.interactive(run, read_fraction=share, db_delay=delay, ttl=ttl_slider)
+
+
+# -- policies lab: curves against OPT, queues step by step (notebook 08) -------
+
+def _lab_curves(workload, alpha, sizes, seed, n_requests, n_keys):
+    from .simulation import POLICY_NAMES, compare_policies
+    from .workloads import make_trace
+
+    trace = make_trace(workload, n_requests, n_keys, alpha, seed=seed)
+    return compare_policies(trace, list(sizes), POLICY_NAMES)
+
+
+# Moving the size or the policy choice reuses the curves; workload and alpha rebuild them.
+_curves = cached(LRUCache(maxsize=16))(_lab_curves)
+
+LAB_SIZES = (5, 10, 25, 50, 100, 150, 200, 300)
+
+
+def policy_lab_widget(workload="zipf", alpha=1.0, size=50, policies=("LRU", "SIEVE", "S3-FIFO"),
+                      *, seed=0, n_requests=10_000, n_keys=400):
+    """Workload, alpha, size and policy controls; prints each hit ratio and gap, plots the curves."""
+    from .plots import plot_policy_curves
+    from .simulation import POLICY_NAMES, gaps_to_opt
+    from .workloads import WORKLOADS
+
+    workloads = w.Dropdown(value=workload, options=WORKLOADS, description="workload")
+    alpha_slider = w.FloatSlider(value=alpha, min=0.0, max=1.5, step=0.1, description="alpha",
+                                 continuous_update=False)
+    size_slider = w.SelectionSlider(value=size, options=LAB_SIZES, description="size")
+    chooser = w.SelectMultiple(value=tuple(policies), options=POLICY_NAMES[:-1],
+                               description="policies", rows=len(POLICY_NAMES) - 1)
+
+    def run(workload, alpha, size, policies):
+        alpha_slider.disabled = workload not in ("zipf", "zipf+scan")
+        curves = _curves(workload, alpha, LAB_SIZES, seed, n_requests, n_keys)
+        shown = {name: curves[name] for name in (*policies, "OPT")}
+        gaps = gaps_to_opt(shown)
+        at = LAB_SIZES.index(size)
+        print(f"{workload}, size {size}: OPT {curves['OPT'].hit_ratios[at]:.1%}; "
+              + ", ".join(f"{n} {shown[n].hit_ratios[at]:.1%} (-{gaps[n][at]:.1%})" for n in policies))
+        _show(plot_policy_curves(shown, size=size)[0])
+        return shown
+
+    return w.interactive(run, workload=workloads, alpha=alpha_slider, size=size_slider,
+                         policies=chooser)
+
+
+def policy_walk_widget(policy="SIEVE", sequence="A B C A D B E A F G", size=4):
+    """Policy, sequence and size controls and a step slider (with play) over policy_walk()."""
+    from .plots import plot_policy_walk
+    from .simulation import policy_walk
+
+    chooser = w.ToggleButtons(value=policy, options=["SIEVE", "S3-FIFO", "CLOCK", "ARC"],
+                              description="policy")
+    text = w.Text(value=sequence, description="sequence", continuous_update=False)
+    size_slider = w.IntSlider(value=size, min=1, max=8, description="size")
+    n = len(ex.parse_sequence(sequence))
+    step = w.IntSlider(value=1, min=1, max=n, description="step")
+    play = w.Play(value=1, min=1, max=n, interval=900, description="play")
+    w.jslink((play, "value"), (step, "value"))
+
+    def resize(change):  # a new sequence restarts the walk
+        try:
+            n = len(ex.parse_sequence(change["new"]))
+        except (TypeError, ValueError):
+            return
+        play.max = step.max = n
+        step.value = 1
+
+    text.observe(resize, names="value")
+
+    def run(policy, sequence, size, step):
+        try:
+            walk = policy_walk(policy, ex.parse_sequence(sequence), size)
+        except (TypeError, ValueError) as error:
+            print(error)
+            return None
+        now = walk[min(step, len(walk)) - 1]
+        evicted = f", evicted {now.evicted}" if now.evicted is not None else ""
+        print(f"{policy} step {now.step}: {now.key} {'hit' if now.hit else 'miss'}{evicted}")
+        _show(plot_policy_walk(walk, upto=now.step))
+        return walk[:now.step]
+
+    widget = w.interactive(run, policy=chooser, sequence=text, size=size_slider, step=step)
+    widget.children = (chooser, text, size_slider, w.HBox([play, step]), widget.out)
+    return widget

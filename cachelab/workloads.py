@@ -12,8 +12,10 @@ import os
 import numpy as np
 
 __all__ = [
+    "WORKLOADS",
     "load_trace",
     "loop",
+    "make_trace",
     "scan",
     "shifting_hotset",
     "uniform",
@@ -186,3 +188,26 @@ def write_oracle_general(trace, path):
     records["next"] = np.where(nxt == len(keys), -1, nxt)
     records.tofile(path)
     return path
+
+
+WORKLOADS = ("zipf", "uniform", "zipf+scan", "loop", "hotset")
+
+
+def make_trace(workload, n_requests, n_keys, alpha=1.0, *, seed=0):
+    """Build one of WORKLOADS by name, with the other generators' defaults.
+
+    'loop' cycles over all n_keys keys, so every cache smaller than n_keys
+    is the pathological loop; 'hotset' moves a hot set of n_keys // 20 keys
+    four times; 'zipf+scan' scans a cold table of n_keys // 2 keys.
+    """
+    if workload == "zipf":
+        return zipf(n_requests, n_keys, alpha, seed=seed)
+    if workload == "uniform":
+        return uniform(n_requests, n_keys, seed=seed)
+    if workload == "zipf+scan":
+        return zipf_scan(n_requests, n_keys, alpha, seed=seed)
+    if workload == "loop":
+        return scan(n_requests, n_keys)
+    if workload == "hotset":
+        return shifting_hotset(n_requests, n_keys, hot_keys=max(n_keys // 20, 1), seed=seed)
+    raise ValueError(f"workload must be one of {', '.join(WORKLOADS)}, got {workload!r}")
