@@ -201,13 +201,15 @@ def plot_policy_curves(curves, size=None, axes=None):
     black ceiling.  The right panel shows, at the marked size (default the
     middle one), how many percentage points each policy leaves to OPT.
     """
-    import matplotlib.pyplot as plt
     import numpy as np
 
     from .simulation import gaps_to_opt
 
-    if axes is None:
-        axes = plt.subplots(1, 2, figsize=(9, 3.2), gridspec_kw={"width_ratios": [3, 2]})[1]
+    if axes is None or (isinstance(axes, str) and axes == OFFSCREEN):
+        # Two panels in one figure: build it the way _axes builds one.
+        figure = _axes(axes, (9, 3.2)).figure
+        figure.clear()
+        axes = figure.subplots(1, 2, gridspec_kw={"width_ratios": [3, 2]})
     left, right = axes
     sizes = next(iter(curves.values())).sizes
     at = len(sizes) // 2 if size is None else int(np.argmin(np.abs(np.asarray(sizes) - size)))

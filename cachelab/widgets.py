@@ -229,7 +229,7 @@ def policy_lab_widget(workload="zipf", alpha=1.0, size=50, policies=("LRU", "SIE
         at = LAB_SIZES.index(size)
         print(f"{workload}, size {size}: OPT {curves['OPT'].hit_ratios[at]:.1%}; "
               + ", ".join(f"{n} {shown[n].hit_ratios[at]:.1%} (-{gaps[n][at]:.1%})" for n in policies))
-        _show(plot_policy_curves(shown, size=size)[0])
+        _show(plot_policy_curves(shown, size=size, axes=OFFSCREEN)[0])
         return shown
 
     return w.interactive(run, workload=workloads, alpha=alpha_slider, size=size_slider,
@@ -269,7 +269,7 @@ def policy_walk_widget(policy="SIEVE", sequence="A B C A D B E A F G", size=4):
         now = walk[min(step, len(walk)) - 1]
         evicted = f", evicted {now.evicted}" if now.evicted is not None else ""
         print(f"{policy} step {now.step}: {now.key} {'hit' if now.hit else 'miss'}{evicted}")
-        _show(plot_policy_walk(walk, upto=now.step))
+        _show(plot_policy_walk(walk, upto=now.step, ax=OFFSCREEN))
         return walk[:now.step]
 
     widget = w.interactive(run, policy=chooser, sequence=text, size=size_slider, step=step)
