@@ -74,3 +74,106 @@ def test_progress_bar_only_when_asked(capsys):
     assert capsys.readouterr().err == ""
     replay(LRUCache(2), [1, 2, 1], progress=True)
     assert "LRUCache" in capsys.readouterr().err
+
+
+# -- the policies lab (notebook 08): pure functions, then the plots and widgets --
+
+from cachelab.simulation import (  # noqa: E402
+    POLICY_NAMES,
+    compare_policies,
+    curves_table,
+    gaps_to_opt,
+    policy_walk,
+    state_rows,
+    walk_table,
+)
+from cachelab.workloads import WORKLOADS, make_trace  # noqa: E402
+
+
+def test_compare_policies_puts_opt_on_top():
+    curves = compare_policies(make_trace("zipf+scan", 3000, 200, seed=0), [5, 20, 60])
+    assert list(curves) == list(POLICY_NAMES)
+    gaps = gaps_to_opt(curves)
+    assert set(gaps) == set(POLICY_NAMES) - {"OPT"}
+    assert all((gap >= 0).all() for gap in gaps.values())
+    # The scan flushes LRU's hot keys; S3-FIFO's small queue absorbs it.
+    assert gaps["S3-FIFO"][1] < gaps["LRU"][1]
+    table = curves_table(curves)
+    assert table.splitlines()[0].split() == ["size", *POLICY_NAMES]
+    assert table.splitlines()[-1].startswith("gap")
+
+
+def test_gaps_need_opt():
+    with pytest.raises(ValueError, match="OPT"):
+        gaps_to_opt(compare_policies([1, 2, 1], [1], ["LRU"]))
+
+
+def test_every_workload_by_name():
+    for name in WORKLOADS:
+        trace = make_trace(name, 500, 50, seed=1)
+        assert len(trace) == 500 and trace.min() >= 0
+    with pytest.raises(ValueError, match="workload must be one of"):
+        make_trace("zipfian", 10, 10)
+
+
+def test_sieve_walk_shows_hand_and_marks():
+    walk = policy_walk("SIEVE", "A B C A D B E".split(), 4)
+    last = walk[-1]
+    assert (last.key, last.hit, last.evicted) == ("E", False, "C")
+    assert last.rows == [("queue", ["A", "B", "D", "E"], [], "D")]
+    assert walk_table(walk).splitlines()[-1].endswith("| queue: A B [D] E")
+
+
+def test_s3fifo_walk_shows_three_queues():
+    walk = policy_walk("s3-fifo", "A A B C D E".split(), 4)
+    labels = [row[0] for row in walk[-1].rows]
+    assert labels == ["small", "main", "ghost"] and walk[-1].rows[2][1] == ["A"]
+
+
+def test_state_rows_for_clock_and_arc():
+    clock = state_rows({"ring": [1, 2], "referenced": {1: True, 2: False}})
+    assert clock == [("ring", [1, 2], [1], 1)]
+    arc = state_rows({"T1": [1], "T2": [], "B1": [2], "B2": [], "p": 0.0})
+    assert [row[0] for row in arc] == ["T1", "T2", "B1", "B2"]
+
+
+def test_walk_names_bad_arguments():
+    with pytest.raises(ValueError, match="policy must be one of"):
+        policy_walk("MRU", ["A"], 2)
+    with pytest.raises(ValueError, match="size"):
+        policy_walk("SIEVE", ["A"], 0)
+
+
+def test_curve_plot_draws_every_policy_and_the_gaps():
+    from cachelab.plots import OFFSCREEN, plot_policy_curves
+
+    curves = compare_policies(make_trace("zipf", 2000, 100, seed=0), [5, 20, 50],
+                              ["LRU", "SIEVE", "OPT"])
+    left, right = plot_policy_curves(curves, size=20, axes=OFFSCREEN)
+    assert [line.get_label() for line in left.get_lines()][:3] == ["LRU", "SIEVE", "OPT (ceiling)"]
+    gaps = gaps_to_opt(curves)
+    bars = {t.get_text(): p.get_width() for t, p in zip(right.get_yticklabels(), right.patches)}
+    assert bars == pytest.approx({n: 100 * gaps[n][1] for n in ("LRU", "SIEVE")})
+
+
+def test_walk_plot_draws_a_box_per_key_and_the_hand():
+    from cachelab.plots import OFFSCREEN, plot_policy_walk
+
+    ax = plot_policy_walk(policy_walk("SIEVE", "A B C A D".split(), 4), ax=OFFSCREEN)
+    assert sorted(t.get_text() for t in ax.texts if len(t.get_text()) == 1) == ["A", "B", "C", "D"]
+    assert len(ax.patches) == 4 and "step 5: D miss" in ax.get_title()
+
+
+def test_lab_widgets_recompute_when_moved():
+    from cachelab.widgets import controls, policy_lab_widget, policy_walk_widget
+
+    lab = policy_lab_widget(workload="zipf", size=25, policies=("LRU",), n_requests=1000, n_keys=50)
+    assert set(lab.result) == {"LRU", "OPT"}
+    controls(lab)["policies"].value = ("SIEVE", "ARC")
+    assert set(lab.result) == {"SIEVE", "ARC", "OPT"}
+    walk = policy_walk_widget(policy="SIEVE", sequence="A B C A D", size=3)
+    assert len(walk.result) == 1  # the walk starts at step 1
+    controls(walk)["step"].value = 5
+    assert walk.result[-1].evicted == "B"
+    controls(walk)["sequence"].value = "A B ?"
+    assert walk.result is None  # a bad key is reported, not raised
