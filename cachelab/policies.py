@@ -18,7 +18,7 @@ import time
 import numpy as np
 
 from .caches import Cache
-from .workloads import _next_uses
+from .workloads import _as_keys, _next_uses
 
 __all__ = ["ARCCache", "ClockCache", "S3FIFOCache", "SieveCache", "opt_hits"]
 
@@ -386,13 +386,3 @@ def opt_hits(trace, maxsize):
         cached[key] = nxt[i]
         heapq.heappush(heap, (-nxt[i], key))
     return hits
-
-
-def _as_keys(trace):
-    """Return the trace as a one-dimensional numpy array of integer ids."""
-    keys = np.asarray(trace)
-    if keys.ndim != 1:
-        raise ValueError(f"trace must be a one-dimensional sequence of keys, got shape {keys.shape}")
-    if keys.dtype.kind not in "iu":
-        _, keys = np.unique(keys, return_inverse=True)
-    return keys

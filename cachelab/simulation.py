@@ -9,6 +9,8 @@ import collections
 
 import numpy as np
 
+from .workloads import _as_keys
+
 __all__ = [
     "POLICY_NAMES",
     "HitCurve",
@@ -83,16 +85,6 @@ def replay(cache, trace, *, progress=None):
 
 
 # -- LRU at every size in one pass ------------------------------------------
-
-def _as_keys(trace):
-    """Return the trace as a one-dimensional numpy array of integer ids."""
-    keys = np.asarray(trace)
-    if keys.ndim != 1:
-        raise ValueError(f"trace must be a one-dimensional sequence of keys, got shape {keys.shape}")
-    if keys.dtype.kind not in "iu":
-        _, keys = np.unique(keys, return_inverse=True)
-    return keys
-
 
 def _previous_uses(keys):
     """Return, for each request, the index of the previous request for the same key (or -1)."""

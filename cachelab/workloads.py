@@ -157,6 +157,16 @@ def load_trace(path, column=0, *, delimiter=","):
         return np.array(keys)
 
 
+def _as_keys(trace):
+    """Return the trace as a one-dimensional numpy array of integer ids."""
+    keys = np.asarray(trace)
+    if keys.ndim != 1:
+        raise ValueError(f"trace must be a one-dimensional sequence of keys, got shape {keys.shape}")
+    if keys.dtype.kind not in "iu":
+        _, keys = np.unique(keys, return_inverse=True)
+    return keys
+
+
 def _next_uses(keys):
     """Return, for each request, the index of the next request for the same key (or len)."""
     keys = np.asarray(keys)
