@@ -9,7 +9,7 @@ import collections
 
 import numpy as np
 
-from .workloads import _as_keys
+from .workloads import _as_keys, _reuses
 
 __all__ = [
     "POLICY_NAMES",
@@ -88,10 +88,9 @@ def replay(cache, trace, *, progress=None):
 
 def _previous_uses(keys):
     """Return, for each request, the index of the previous request for the same key (or -1)."""
-    order = np.argsort(keys, kind="stable")
+    earlier, later = _reuses(keys)
     prev = np.full(len(keys), -1, dtype=np.int64)
-    same = keys[order[1:]] == keys[order[:-1]]
-    prev[order[1:][same]] = order[:-1][same]
+    prev[later] = earlier
     return prev
 
 
