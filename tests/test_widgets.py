@@ -1,18 +1,9 @@
-"""The slider widgets without a browser: move a control, check what comes back."""
+"""The slider widgets without a browser: move a control, check what comes back.
 
-import matplotlib
-import pytest
+The widgets draw offscreen, so no window opens and no figure is left behind.
+"""
 
 from cachelab.widgets import controls, hit_rate_widget, lfu_widget, lru_widget, ttl_widget
-
-
-@pytest.fixture(autouse=True)
-def _no_windows():
-    # The widgets draw through pyplot; outside Jupyter draw offscreen.
-    backend = matplotlib.get_backend()
-    matplotlib.use("Agg")
-    yield
-    matplotlib.use(backend)
 
 
 def hits(run):
