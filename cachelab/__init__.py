@@ -18,6 +18,7 @@ from .caches import (
     hashkey,
 )
 from .ecommerce import ECommerceService, run_performance_test
+from .experiments import hit_rate, hit_rate_table, lfu_steps, lru_steps, ttl_timeline
 from .patterns import (
     CacheAside,
     ReadThrough,
@@ -61,4 +62,10 @@ __all__ = [
     "S3FIFOCache",
     "SieveCache",
     "opt_hits",
+    # the guide's four experiments, as data
+    "hit_rate",
+    "hit_rate_table",
+    "lfu_steps",
+    "lru_steps",
+    "ttl_timeline",
 ]
