@@ -101,8 +101,8 @@ def parse_times(times, name="schedule"):
     return [float(t) for t in times]
 
 
-def _check_positive(name, value, kind=Real):
-    if isinstance(value, bool) or not isinstance(value, kind):
+def _check_positive(name, value):
+    if isinstance(value, bool) or not isinstance(value, Real):
         raise TypeError(f"{name} must be a number > 0, got {value!r}")
     if not value > 0:
         raise ValueError(f"{name} must be > 0, got {value!r}")
@@ -244,7 +244,9 @@ def hit_rate_table(pattern, sizes=(5, 10, 20, 40, 60, 80, 100), policies=tuple(P
                    alpha=1.0, seed=0, n_requests=2000, n_keys=100):
     """Hit ratio of each policy at each cache size, all on the same seeded trace."""
     sizes = [_check_size(s, "sizes") for s in sizes]
-    policies = [_policy_class(p) and p.upper() for p in policies]
+    for policy in policies:
+        _policy_class(policy)  # an unknown name fails here, before any replay
+    policies = [policy.upper() for policy in policies]
     if not sizes or not policies:
         raise ValueError("sizes and policies must each name at least one value")
     shared = None if pattern == "loop" else _trace(pattern, 1, n_requests, n_keys, alpha, seed)
