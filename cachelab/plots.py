@@ -7,6 +7,7 @@ inside the functions, so `import cachelab` stays light.
 
 __all__ = [
     "OFFSCREEN",
+    "Canvas",
     "plot_hit_rates",
     "plot_miss_vs_hit",
     "plot_pattern_results",
@@ -29,13 +30,49 @@ def _axes(ax, figsize):
 
         return plt.subplots(figsize=figsize)[1]
     if isinstance(ax, str) and ax == OFFSCREEN:
-        from matplotlib.backends.backend_agg import FigureCanvasAgg
-        from matplotlib.figure import Figure
-
-        figure = Figure(figsize=figsize, dpi=100)
-        FigureCanvasAgg(figure)
-        return figure.add_subplot()
+        return _offscreen(figsize)
+    if isinstance(ax, Canvas):
+        return ax.axes(figsize)
     return ax
+
+
+def _offscreen(figsize):
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    figure = Figure(figsize=figsize, dpi=100)
+    FigureCanvasAgg(figure)
+    return figure.add_subplot()
+
+
+class Canvas:
+    """An offscreen figure for a widget: pass it as `ax=` and each plot wipes and reuses it.
+
+    A new figure costs a third of a slider update (its ticks and fonts are
+    built afresh); reusing one keeps them.  A new size gets a new figure.
+    """
+
+    def __init__(self):
+        self._ax = None
+
+    def axes(self, figsize):
+        """Return an empty axes of `figsize`, the same one as last time if the size matches."""
+        ax = self._ax
+        if ax is None or tuple(ax.figure.get_size_inches()) != tuple(figsize):
+            self._ax = _offscreen(figsize)
+            return self._ax
+        for artist in [*ax.lines, *ax.patches, *ax.texts, *ax.collections, *ax.images]:
+            artist.remove()
+        ax.containers.clear()
+        if ax.get_legend() is not None:
+            ax.get_legend().remove()
+        ax.ignore_existing_data_limits = True  # the next artist sets the limits afresh
+        ax.set_autoscale_on(True)
+        ax.set_prop_cycle(None)                # colours start again: LRU stays blue
+        return ax
+
+    def __repr__(self):
+        return f"Canvas({'empty' if self._ax is None else self._ax.figure})"
 
 
 def to_png(ax):

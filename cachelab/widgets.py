@@ -11,7 +11,7 @@ from IPython.display import Image, display
 
 from . import experiments as ex
 from .caches import LRUCache, cached
-from .plots import OFFSCREEN, plot_hit_rates, plot_steps, plot_ttl_timeline, to_png
+from .plots import OFFSCREEN, Canvas, plot_hit_rates, plot_steps, plot_ttl_timeline, to_png
 
 __all__ = [
     "controls",
@@ -49,6 +49,7 @@ def ttl_widget(ttl=2.5, gap=1.0, schedule="", *, n_requests=8):
     gap_slider = w.FloatSlider(value=gap, min=0.5, max=3.0, step=0.5, description="gap")
     times = w.Text(value=schedule, description="schedule", placeholder="e.g. 0 1 2 6 7 (blank: use gap)",
                    continuous_update=False)
+    canvas = Canvas()
 
     def run(ttl, gap, schedule):
         gap_slider.disabled = bool(schedule.strip())
@@ -60,7 +61,7 @@ def ttl_widget(ttl=2.5, gap=1.0, schedule="", *, n_requests=8):
             return None
         hits = sum(s.hit for s in result.steps)
         print(f"ttl {ttl:g} s: {hits} hits, {len(result.steps) - hits} misses")
-        _show(plot_ttl_timeline(result, ax=OFFSCREEN))
+        _show(plot_ttl_timeline(result, ax=canvas))
         return result
 
     return w.interactive(run, ttl=ttl_slider, gap=gap_slider, schedule=times)
@@ -75,6 +76,7 @@ def _steps_widget(policy, sequence, size):
     step = w.IntSlider(value=n, min=1, max=n, description="step")
     play = w.Play(value=n, min=1, max=n, interval=800, description="play")
     w.jslink((play, "value"), (step, "value"))
+    canvas = Canvas()
 
     # A new sequence resets the walk to its last step.  Registered before
     # interactive's own observer, so the step is right when it redraws.
@@ -97,7 +99,7 @@ def _steps_widget(policy, sequence, size):
         now = steps[min(step, len(steps)) - 1]
         evicted = f", evicted {now.evicted}" if now.evicted is not None else ""
         print(f"{policy} step {now.step}: {now.key} {'hit' if now.hit else 'miss'}{evicted}")
-        _show(plot_steps(steps, upto=now.step, size=size, ax=OFFSCREEN))
+        _show(plot_steps(steps, upto=now.step, size=size, ax=canvas))
         return steps[:now.step]
 
     widget = w.interactive(run, sequence=text, size=size_slider, step=step)
@@ -127,6 +129,7 @@ def hit_rate_widget(size=20, pattern="zipf", policy="LRU", alpha=1.0, *, seed=0)
     patterns = w.Dropdown(value=pattern, options=ex.PATTERNS, description="pattern")
     policies = w.ToggleButtons(value=policy, options=list(ex.POLICIES), description="policy")
     alpha_slider = w.FloatSlider(value=alpha, min=0.0, max=2.0, step=0.1, description="alpha")
+    canvas = Canvas()
 
     def run(size, pattern, policy, alpha):
         alpha_slider.disabled = pattern != "zipf"
@@ -135,7 +138,7 @@ def hit_rate_widget(size=20, pattern="zipf", policy="LRU", alpha=1.0, *, seed=0)
         shape = f"zipf alpha={alpha:g}" if pattern == "zipf" else pattern
         print(f"{policy}, size {size}, {shape}: hit rate {result.hit_ratio:.1%} "
               f"({result.hits} hits, {result.misses} misses)")
-        _show(plot_hit_rates(table, chosen=(policy, size, result.hit_ratio), ax=OFFSCREEN))
+        _show(plot_hit_rates(table, chosen=(policy, size, result.hit_ratio), ax=canvas))
         return result
 
     return w.interactive(run, size=size_slider, pattern=patterns, policy=policies, alpha=alpha_slider)

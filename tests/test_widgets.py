@@ -3,6 +3,10 @@
 The widgets draw offscreen, so no window opens and no figure is left behind.
 """
 
+import pytest
+
+from cachelab.experiments import hit_rate_table, lfu_steps, lru_steps, ttl_timeline
+from cachelab.plots import OFFSCREEN, Canvas, plot_hit_rates, plot_steps, plot_ttl_timeline, to_png
 from cachelab.widgets import controls, hit_rate_widget, lfu_widget, lru_widget, ttl_widget
 
 
@@ -61,3 +65,16 @@ def test_hit_rate_widget_follows_size_policy_and_pattern():
     assert widget.result.hit_ratio == 0.0 and c["alpha"].disabled
     c["policy"].value = "RR"
     assert widget.result.hit_ratio > 0.5
+
+
+@pytest.mark.parametrize("plot, first, second", [
+    (plot_hit_rates, (hit_rate_table("zipf", sizes=(5, 50)), ("LRU", 5, 0.2)),
+     (hit_rate_table("loop", sizes=(5, 50)), ("RR", 50, 0.9))),
+    (plot_ttl_timeline, (ttl_timeline(2.5, 1.0),), (ttl_timeline(1.0, 2.0),)),
+    (plot_steps, (lfu_steps("A B A C", 2),), (lru_steps("D E F D", 2),)),
+], ids=["hit-rates", "ttl", "steps"])
+def test_a_reused_canvas_draws_what_a_fresh_figure_draws(plot, first, second):
+    """Widgets redraw on one Canvas; nothing of the last picture may survive."""
+    canvas = Canvas()
+    plot(*first, ax=canvas)
+    assert to_png(plot(*second, ax=canvas)) == to_png(plot(*second, ax=OFFSCREEN))
