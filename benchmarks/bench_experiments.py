@@ -79,7 +79,8 @@ def _nbval():
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=15)
-    parser.add_argument("--nbval", action="store_true", help="also time strict nbval over notebooks 02-05")
+    parser.add_argument("--nbval", action="store_true",
+                        help="also time strict nbval over notebooks 02-05")
     args = parser.parse_args(argv)
 
     _time(CASES[0], 2, fresh=True)  # warm up: matplotlib's first figure loads fonts

@@ -35,10 +35,10 @@ __all__ = [
 ]
 
 Step = collections.namedtuple("Step", "step key hit evicted snapshot")
-Step.__doc__ = "One request: its 1-based number, the key, hit or miss, the key evicted (or None), the cache after it."
+Step.__doc__ = "One request: its number, the key, hit or miss, the key evicted (or None), the cache after."
 
 TTLStep = collections.namedtuple("TTLStep", "step time key hit expired snapshot")
-TTLStep.__doc__ = "One timed request: hit or miss, the keys found expired on the way, the cache after it."
+TTLStep.__doc__ = "One timed request: hit or miss, the keys found expired on the way, the cache after."
 
 Lifetime = collections.namedtuple("Lifetime", "key stored expires")
 Lifetime.__doc__ = "One stored entry: when it was stored and when its TTL runs out."

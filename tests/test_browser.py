@@ -135,7 +135,8 @@ def _move_slider(tmp_path, notebook, slider):
             page.locator(".jp-StatusBar-Widget", has_text="Python 3 (ipykernel) | Idle").first.wait_for(
                 timeout=90_000)
             page.evaluate("window.jupyterapp.commands.execute('notebook:run-all-cells')")
-            control = page.locator(".widget-slider", has=page.locator(f"label:text-is('{slider}')")).first
+            label = page.locator(f"label:text-is('{slider}')")
+            control = page.locator(".widget-slider", has=label).first
             handle = control.locator(".noUi-handle")
             handle.wait_for(timeout=60_000)
             page.locator(PLOT).first.wait_for(timeout=60_000)

@@ -114,7 +114,8 @@ def test_lfu_ties_go_to_the_key_that_reached_the_count_first():
     assert steps[-1].evicted == "B"
 
 
-@pytest.mark.parametrize("ours, theirs", [(lru_steps, cachetools.LRUCache), (lfu_steps, cachetools.LFUCache)])
+@pytest.mark.parametrize("ours, theirs", [(lru_steps, cachetools.LRUCache),
+                                          (lfu_steps, cachetools.LFUCache)])
 def test_evictions_agree_with_cachetools(ours, theirs):
     sequence = "A B C A D B E A A C F B G A D D E".split()
     cache, expected = theirs(maxsize=3), []
