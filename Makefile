@@ -35,7 +35,7 @@ chromium:
 	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium >/dev/null; }
 
 bench: $(VENV)/.installed-test
-	$(PY) benchmarks/bench_caches.py
+	for b in benchmarks/bench_*.py; do $(PY) $$b || exit 1; done
 
 # Re-run every notebook top to bottom and save it with its outputs.
 notebooks: $(VENV)/.installed-test
