@@ -19,8 +19,11 @@ $(VENV)/.installed-test: pyproject.toml | $(PY)
 	$(PY) -m pip install --quiet -e '.[test]'
 	touch $@ $(VENV)/.installed-lab
 
+# JupyterLab refuses to run as root unless told to (containers, Binder-like hosts).
+ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root)
+
 lab: $(VENV)/.installed-lab
-	$(BIN)/jupyter lab notebooks/00-index.ipynb
+	$(BIN)/jupyter lab $(ROOT_FLAG) notebooks/00-index.ipynb
 
 test: $(VENV)/.installed-test chromium
 	$(PY) -m pytest
