@@ -10,10 +10,13 @@ A miss is told from a stored None by a private sentinel, so cached falsy
 values (None, 0, "", []) are hits, unlike the guide's `if cached:`.
 """
 
+import atexit
 import collections
 import itertools
+import sys
 import threading
 import time
+import weakref
 
 __all__ = [
     "CacheAside",
@@ -159,6 +162,20 @@ class WriteAround(_Pattern):
             self.cache.pop(key, None)
 
 
+_OPEN = weakref.WeakSet()  # write-behind queues not yet closed or crashed
+
+
+@atexit.register
+def _close_at_exit():
+    """A queue nobody closed is flushed at exit, so forgetting close() loses nothing."""
+    for queue in list(_OPEN):
+        try:
+            queue.close()
+        except Exception as error:  # the database is down: say what stays unwritten
+            print(f"cachelab: write-behind could not flush {queue.stats().unflushed} writes at exit: "
+                  f"{error!r}", file=sys.stderr)
+
+
 class WriteBehind(_Pattern):
     """Write-behind: a write updates the cache and returns; batches reach the database later.
 
@@ -218,6 +235,7 @@ class WriteBehind(_Pattern):
         if background:
             self._thread = threading.Thread(target=self._run, name="write-behind", daemon=True)
             self._thread.start()
+        _OPEN.add(self)
 
     # -- the application's side
 
@@ -295,9 +313,11 @@ class WriteBehind(_Pattern):
         if self._thread is not None:
             self._thread.join()
         self.flush()  # raises if the database keeps failing; the writes stay queued
+        _OPEN.discard(self)
 
     def crash(self):
         """Stop at once, as a killed process would; return the writes that never reached the database."""
+        _OPEN.discard(self)
         with self._cond:
             self._closed = True
             self._cond.notify_all()

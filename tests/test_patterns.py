@@ -297,3 +297,27 @@ def test_writing_without_a_save_function_is_a_clear_error():
         wa.write("k", 1)
     with pytest.raises(TypeError, match="load must be callable"):
         CacheAside(LRUCache(10), load="db")
+
+
+def test_a_queue_nobody_closed_is_flushed_at_exit(tmp_path):
+    """Forgetting close() must not lose the writes still queued when the program ends."""
+    import subprocess
+    import sys
+    import textwrap
+
+    db = tmp_path / "shop.sqlite3"
+    script = textwrap.dedent(f"""
+        from cachelab import LRUCache
+        from cachelab.patterns import WriteBehind
+        from cachelab.store import Store
+
+        store = Store({str(db)!r}, delay=0)
+        queue = WriteBehind(LRUCache(10), store.get, store.put_many, batch_size=100, flush_interval=3600)
+        for i in range(5):
+            queue.write(f"k{{i}}", i)
+        print(queue.stats().unflushed)
+    """)
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "5"
+    with Store(db, delay=0) as store:
+        assert [store.get(f"k{i}") for i in range(5)] == [0, 1, 2, 3, 4]
