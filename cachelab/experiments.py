@@ -11,12 +11,13 @@ import re
 from numbers import Real
 
 from . import workloads
-from .caches import FakeClock, FIFOCache, LFUCache, LRUCache, RRCache, TTLCache
-from .simulation import replay
+from .caches import FakeClock, RRCache, TTLCache
+from .policies import policy_class
+from .simulation import Step, _check_size, lru_hit_curve, policy_walk, replay
 
 __all__ = [
+    "GUIDE_POLICIES",
     "PATTERNS",
-    "POLICIES",
     "HitRates",
     "Lifetime",
     "Step",
@@ -34,9 +35,6 @@ __all__ = [
     "ttl_timeline",
 ]
 
-Step = collections.namedtuple("Step", "step key hit evicted snapshot")
-Step.__doc__ = "One request: its number, the key, hit or miss, the key evicted (or None), the cache after."
-
 TTLStep = collections.namedtuple("TTLStep", "step time key hit expired snapshot")
 TTLStep.__doc__ = "One timed request: hit or miss, the keys found expired on the way, the cache after."
 
@@ -49,7 +47,7 @@ TTLRun.__doc__ = "A TTL experiment: the ttl, one TTLStep per request, one Lifeti
 HitRates = collections.namedtuple("HitRates", "pattern sizes rates")
 HitRates.__doc__ = "Hit ratios by policy: rates[policy][i] is the ratio at sizes[i]."
 
-POLICIES = {"LRU": LRUCache, "LFU": LFUCache, "FIFO": FIFOCache, "RR": RRCache}
+GUIDE_POLICIES = ("LRU", "LFU", "FIFO", "RR")  # the guide's four; policies.POLICIES has every one
 PATTERNS = ("uniform", "scan", "loop", "zipf")
 
 # A key is a word: letters, digits, '_' or '-'.  Anything else is a typo.
@@ -109,21 +107,6 @@ def _check_positive(name, value):
     return value
 
 
-def _check_size(size, name="size"):
-    if isinstance(size, bool) or not isinstance(size, int):
-        raise TypeError(f"{name} must be an integer >= 1, got {size!r}")
-    if size < 1:
-        raise ValueError(f"{name} must be an integer >= 1, got {size!r}")
-    return size
-
-
-def _policy_class(policy):
-    try:
-        return POLICIES[policy.upper()]
-    except (AttributeError, KeyError):
-        raise ValueError(f"policy must be one of {', '.join(POLICIES)}, got {policy!r}") from None
-
-
 # -- experiment 1: TTL expiration -------------------------------------------
 
 def ttl_timeline(ttl, gap=1.0, *, n_requests=8, schedule=None, sequence=None, clock=None):
@@ -165,21 +148,8 @@ def ttl_timeline(ttl, gap=1.0, *, n_requests=8, schedule=None, sequence=None, cl
 # -- experiments 2 and 3: LRU and LFU eviction, step by step --------------------
 
 def policy_steps(policy, sequence, size):
-    """Walk `sequence` through a cache of `size` under `policy`, one Step per request."""
-    keys = parse_sequence(sequence)
-    cache = _policy_class(policy)(maxsize=_check_size(size))
-    evicted = []
-    cache.subscribe(lambda event: evicted.append(event.key))
-    steps = []
-    for number, key in enumerate(keys, 1):
-        evicted.clear()
-        hit = key in cache
-        if hit:
-            cache[key]  # a read: moves the key in LRU, counts a use in LFU
-        else:
-            cache[key] = key
-        steps.append(Step(number, key, hit, evicted[0] if evicted else None, cache.snapshot()))
-    return steps
+    """Walk `sequence` ("A B C A" or a list) through a cache of `size` under `policy`."""
+    return policy_walk(policy, parse_sequence(sequence), size)
 
 
 def lru_steps(sequence, size):
@@ -230,7 +200,7 @@ def _trace(pattern, size, n_requests, n_keys, alpha, seed):
 
 
 def _make(policy, size, seed):
-    cls = _policy_class(policy)
+    cls = policy_class(policy)
     return cls(size, seed=seed) if cls is RRCache else cls(size)
 
 
@@ -240,18 +210,21 @@ def hit_rate(pattern, size, policy, *, alpha=1.0, seed=0, n_requests=2000, n_key
     return replay(_make(policy, size, seed), _trace(pattern, size, n_requests, n_keys, alpha, seed))
 
 
-def hit_rate_table(pattern, sizes=(5, 10, 20, 40, 60, 80, 100), policies=tuple(POLICIES), *,
+def hit_rate_table(pattern, sizes=(5, 10, 20, 40, 60, 80, 100), policies=GUIDE_POLICIES, *,
                    alpha=1.0, seed=0, n_requests=2000, n_keys=100):
     """Hit ratio of each policy at each cache size, all on the same seeded trace."""
     sizes = [_check_size(s, "sizes") for s in sizes]
     for policy in policies:
-        _policy_class(policy)  # an unknown name fails here, before any replay
+        policy_class(policy)  # an unknown name fails here, before any replay
     policies = [policy.upper() for policy in policies]
     if not sizes or not policies:
         raise ValueError("sizes and policies must each name at least one value")
     shared = None if pattern == "loop" else _trace(pattern, 1, n_requests, n_keys, alpha, seed)
     rates = {}
     for policy in policies:
+        if policy == "LRU" and shared is not None:  # every size in one pass, same hits as replays
+            rates[policy] = lru_hit_curve(shared, sizes).hit_ratios.tolist()
+            continue
         rates[policy] = [
             replay(_make(policy, size, seed),
                    shared if shared is not None

@@ -17,10 +17,11 @@ import time
 
 import numpy as np
 
-from .caches import Cache
+from .caches import Cache, FIFOCache, LFUCache, LRUCache, RRCache
 from .workloads import _as_keys, _next_uses
 
-__all__ = ["ARCCache", "ClockCache", "S3FIFOCache", "SieveCache", "opt_hits"]
+__all__ = ["POLICIES", "ARCCache", "ClockCache", "S3FIFOCache", "SieveCache", "opt_hits",
+           "policy_class"]
 
 _Queue = collections.OrderedDict  # O(1) append, pop from either end, delete anywhere
 
@@ -359,6 +360,23 @@ class S3FIFOCache(Cache):
                 "ghost": list(self._ghost), "freq": dict(self._freq)}
 
 
+# -- every online policy by name ---------------------------------------------------
+
+# The guide's four first, then the newer ones.  OPT is not here: it is not a cache.
+POLICIES = {
+    "LRU": LRUCache, "LFU": LFUCache, "FIFO": FIFOCache, "RR": RRCache,
+    "CLOCK": ClockCache, "SIEVE": SieveCache, "ARC": ARCCache, "S3-FIFO": S3FIFOCache,
+}
+
+
+def policy_class(policy):
+    """Return the cache class named `policy`, in any case: 'sieve' -> SieveCache."""
+    try:
+        return POLICIES[policy.upper()]
+    except (AttributeError, KeyError):
+        raise ValueError(f"policy must be one of {', '.join(POLICIES)}, got {policy!r}") from None
+
+
 def opt_hits(trace, maxsize):
     """Return the hits of Belady's OPT: on a miss, evict the key needed furthest in the future.
 
@@ -386,3 +404,4 @@ def opt_hits(trace, maxsize):
         cached[key] = nxt[i]
         heapq.heappush(heap, (-nxt[i], key))
     return hits
+

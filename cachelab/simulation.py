@@ -9,13 +9,14 @@ import collections
 
 import numpy as np
 
+from .policies import opt_hits, policy_class
 from .workloads import _as_keys, _reuses
 
 __all__ = [
     "POLICY_NAMES",
     "HitCurve",
     "SimResult",
-    "Walk",
+    "Step",
     "compare_policies",
     "curves_table",
     "gaps_to_opt",
@@ -172,24 +173,12 @@ def _check_sizes(sizes):
 
 # -- any policy, size by size -------------------------------------------------
 
-def _policies():
-    from . import caches, policies
-
-    return {
-        "LRU": caches.LRUCache, "FIFO": caches.FIFOCache, "LFU": caches.LFUCache,
-        "CLOCK": policies.ClockCache, "SIEVE": policies.SieveCache,
-        "ARC": policies.ARCCache, "S3-FIFO": policies.S3FIFOCache,
-    }
-
-
 def hit_curve(policy, trace, sizes, *, progress=None):
     """Return the hits of `policy` at each of `sizes`, one replay per size.
 
-    `policy` is a name from POLICY_NAMES ('OPT' is Belady's offline optimum)
-    or a cache class taking maxsize.  'LRU' uses the one-pass curve.
+    `policy` is a name from policies.POLICIES, or 'OPT' (Belady's offline
+    optimum), or a cache class taking maxsize.  'LRU' uses the one-pass curve.
     """
-    from .policies import opt_hits
-
     sizes = _check_sizes(sizes)
     keys = _as_keys(trace)
     if isinstance(policy, str):
@@ -199,11 +188,7 @@ def hit_curve(policy, trace, sizes, *, progress=None):
         if name == "OPT":
             return HitCurve("OPT", sizes, np.array([opt_hits(keys, int(s)) for s in sizes]),
                             len(keys))
-        classes = _policies()
-        if name not in classes:
-            raise ValueError(f"policy must be one of {POLICY_NAMES} or a cache class, "
-                             f"got {policy!r}")
-        cls = classes[name]
+        cls = policy_class(name)
     elif isinstance(policy, type):
         cls, name = policy, policy.__name__
     else:
@@ -251,16 +236,12 @@ def curves_table(curves):
     return "\n".join(lines)
 
 
-Walk = collections.namedtuple("Walk", "step key hit evicted rows")
-Walk.__doc__ = ("One request of a step-through: its 1-based number, the key, hit or miss, "
-                "the key evicted (or None), and the cache's state_rows() after it.")
-
-
 def state_rows(snapshot):
     """Turn a policy's snapshot into rows to draw: (label, keys, marked keys, hand key or None).
 
-    Marked keys are the ones the policy will spare: CLOCK's reference bits,
-    SIEVE's visited keys, S3-FIFO's keys read since they arrived.
+    Each row is a queue, oldest (or next to go) first.  Marked keys are the
+    ones the policy will spare: CLOCK's reference bits, SIEVE's visited
+    keys, S3-FIFO's keys read since they arrived.
     """
     if "hand" in snapshot:  # SIEVE
         return [("queue", snapshot["queue"], snapshot["visited"], snapshot["hand"])]
@@ -275,36 +256,45 @@ def state_rows(snapshot):
                 ("ghost", snapshot["ghost"], [], None)]
     if "T1" in snapshot:  # ARC
         return [(name, snapshot[name], [], None) for name in ("T1", "T2", "B1", "B2")]
+    if "buckets" in snapshot:  # LFU: one row per use count, lowest (next to go) first
+        return [(f"{count}x", keys, [], None) for count, keys in snapshot["buckets"].items()]
     return [("cache", snapshot.get("order", []), [], None)]
 
 
+Step = collections.namedtuple("Step", "step key hit evicted snapshot")
+Step.rows = property(lambda self: state_rows(self.snapshot),
+                     doc="The snapshot as rows to draw; see state_rows().")
+Step.__doc__ = ("One request of a walk: its 1-based number, the key, hit or miss, "
+                "the key evicted (or None), and the cache's snapshot() after it.")
+
+_ABSENT = object()  # tells a miss from any stored value
+
+
+def _check_size(size, name="size"):
+    if isinstance(size, bool) or not isinstance(size, int):
+        raise TypeError(f"{name} must be an integer >= 1, got {size!r}")
+    if size < 1:
+        raise ValueError(f"{name} must be an integer >= 1, got {size!r}")
+    return size
+
+
 def policy_walk(policy, keys, size):
-    """Request each key in turn from a `policy` cache of `size`; one Walk record per request."""
-    classes = _policies()
-    name = policy.upper() if isinstance(policy, str) else policy
-    if name not in classes:
-        raise ValueError(f"policy must be one of {', '.join(classes)}, got {policy!r}")
-    if isinstance(size, bool) or not isinstance(size, int) or size < 1:
-        raise ValueError(f"size must be an integer >= 1, got {size!r}")
-    cache = classes[name](size)
+    """Request each key in turn from a `policy` cache of `size`; one Step per request."""
+    cache = policy_class(policy)(_check_size(size))
     evicted = []
     cache.subscribe(lambda event: evicted.append(event.key))
     walk = []
     for number, key in enumerate(keys, 1):
         evicted.clear()
-        hit = cache.get(key, _ABSENT) is not _ABSENT
+        hit = cache.get(key, _ABSENT) is not _ABSENT  # a read: moves LRU's key, counts LFU's use
         if not hit:
             cache[key] = key
-        walk.append(Walk(number, key, hit, evicted[0] if evicted else None,
-                         state_rows(cache.snapshot())))
+        walk.append(Step(number, key, hit, evicted[0] if evicted else None, cache.snapshot()))
     return walk
 
 
-_ABSENT = object()
-
-
 def walk_table(walk):
-    """Format Walk records as text; [k] is under the hand, k* is marked to be spared."""
+    """Format Step records as text; [k] is under the hand, k* is marked to be spared."""
     lines = []
     for s in walk:
         state = "  ".join(f"{label}: " + (" ".join(

@@ -127,7 +127,7 @@ def hit_rate_widget(size=20, pattern="zipf", policy="LRU", alpha=1.0, *, seed=0)
     """Size, pattern, policy and Zipf alpha controls; prints the hit rate, plots all policies."""
     size_slider = w.IntSlider(value=size, min=1, max=100, description="size")
     patterns = w.Dropdown(value=pattern, options=ex.PATTERNS, description="pattern")
-    policies = w.ToggleButtons(value=policy, options=list(ex.POLICIES), description="policy")
+    policies = w.ToggleButtons(value=policy, options=ex.GUIDE_POLICIES, description="policy")
     alpha_slider = w.FloatSlider(value=alpha, min=0.0, max=2.0, step=0.1, description="alpha")
     canvas = Canvas()
 

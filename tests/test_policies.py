@@ -6,6 +6,7 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 from cachelab import ARCCache, ClockCache, S3FIFOCache, SieveCache, opt_hits
+from cachelab.policies import POLICIES, policy_class
 from cachelab.simulation import replay
 
 from cache_contract import CacheContract
@@ -326,3 +327,16 @@ def test_opt_on_a_loop_keeps_what_it_can():
 def test_opt_names_bad_maxsize(maxsize):
     with pytest.raises(ValueError, match="maxsize"):
         opt_hits([1, 2], maxsize)
+
+
+# -- the registry by name ---------------------------------------------------------
+
+def test_policy_class_finds_every_policy_by_name_in_any_case():
+    assert policy_class("sieve") is SieveCache and policy_class("S3-fifo") is S3FIFOCache
+    assert list(POLICIES) == ["LRU", "LFU", "FIFO", "RR", "CLOCK", "SIEVE", "ARC", "S3-FIFO"]
+
+
+@pytest.mark.parametrize("bad", ["MRU", "OPT", 3, None])
+def test_policy_class_names_the_choices(bad):
+    with pytest.raises(ValueError, match=r"policy must be one of LRU, LFU, .*S3-FIFO, got"):
+        policy_class(bad)

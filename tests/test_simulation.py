@@ -130,6 +130,14 @@ def test_s3fifo_walk_shows_three_queues():
     assert labels == ["small", "main", "ghost"] and walk[-1].rows[2][1] == ["A"]
 
 
+def test_lru_and_lfu_walk_the_same_way():
+    lfu = policy_walk("lfu", "A B A C".split(), 2)
+    assert [(s.hit, s.evicted) for s in lfu] == [(False, None), (False, None), (True, None),
+                                                  (False, "B")]
+    assert lfu[-1].rows == [("1x", ["C"], [], None), ("2x", ["A"], [], None)]
+    assert policy_walk("LRU", "A B A C".split(), 2)[-1].rows == [("cache", ["A", "C"], [], None)]
+
+
 def test_state_rows_for_clock_and_arc():
     clock = state_rows({"ring": [1, 2], "referenced": {1: True, 2: False}})
     assert clock == [("ring", [1, 2], [1], 1)]
