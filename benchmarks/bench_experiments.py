@@ -3,12 +3,13 @@
     python benchmarks/bench_experiments.py [--repeat 15] [--nbval]
 
 An update is what a widget does when a control moves: run the pure
-experiment function, redraw its plot on the widget's offscreen Canvas,
-and render it to the PNG the browser receives.  It prints the median of
-each part, the total against the 50 ms budget and against the floor
-(matplotlib redrawing an empty axes of the same size, in the same run),
-and, for comparison, the total when every update makes a new figure.
-With --nbval it also times strict nbval over notebooks 02-05.
+experiment function, then build what the browser receives.  The step-through
+views (LRU, LFU, the policies lab's walk) send HTML boxes and the hit-rate
+chart sends SVG; the TTL timeline is still a matplotlib PNG on the widget's
+offscreen Canvas.  It prints the median of each part and the total against
+the 50 ms budget, and, in the same run, the total when the view is drawn
+with matplotlib to PNG instead (the floor row is matplotlib with an empty
+axes).  With --nbval it also times strict nbval over notebooks 02-05 and 08.
 """
 
 import argparse
@@ -23,49 +24,66 @@ from cachelab import plots
 
 BUDGET_MS = 50.0
 ROOT = pathlib.Path(__file__).resolve().parent.parent
-NOTEBOOKS = ["02-ttl-expiration", "03-lru-eviction", "04-lfu-eviction", "05-hit-rate-simulation"]
+NOTEBOOKS = ["02-ttl-expiration", "03-lru-eviction", "04-lfu-eviction", "05-hit-rate-simulation",
+             "08-eviction-policies-lab"]
 
 
-# Each case: (name, compute(), draw(data, ax)).  The widgets' defaults:
-# ttl 2.5 s every 1 s; "A B C A D B E" in 3; Zipf in a cache of 20.
-_table = {}
+def _hit_rates(table):
+    """The hit-rate widget's data: one replay for the chosen point, and the table."""
+    return ex.hit_rate("zipf", 20, "LRU"), table()
+
+
+_tables = {}
 
 
 def _cached_table():
-    if "zipf" not in _table:
-        _table["zipf"] = ex.hit_rate_table("zipf")
-    return _table["zipf"]
+    # The widget caches the table per (pattern, alpha): moving the size reuses it.
+    if "zipf" not in _tables:
+        _tables["zipf"] = ex.hit_rate_table("zipf")
+    return _tables["zipf"]
 
 
+def _chosen(data):
+    return ("LRU", 20, data[0].hit_ratio)
+
+
+# Each case: (name, compute(), view(data, canvas), matplotlib view or None).
+# The widgets' defaults: ttl 2.5 s every 1 s; "A B C A D B E" in 3; SIEVE
+# on "A B C A D B E A F G" in 4 at step 5; Zipf in a cache of 20.
 CASES = [
-    # The floor: matplotlib alone, an empty axes of the same size, drawn to PNG.
-    ("floor: empty axes", lambda: None, lambda _, ax: plots._axes(ax, (6, 3))),
+    ("floor: empty axes", lambda: None, lambda _, c: plots.to_png(plots._axes(c, (6, 3))), None),
     ("TTL timeline", lambda: ex.ttl_timeline(2.5, 1.0),
-     lambda run, ax: plots.plot_ttl_timeline(run, ax=ax)),
+     lambda run, c: plots.to_png(plots.plot_ttl_timeline(run, ax=c)), None),
     ("LRU steps", lambda: ex.lru_steps("A B C A D B E", 3),
-     lambda steps, ax: plots.plot_steps(steps, size=3, ax=ax)),
+     lambda steps, c: plots.html_steps(steps),
+     lambda steps, c: plots.to_png(plots.plot_steps(steps, size=3, ax=c))),
     ("LFU steps", lambda: ex.lfu_steps("A B A C A D B E", 3),
-     lambda steps, ax: plots.plot_steps(steps, size=3, ax=ax)),
-    ("hit rate, size moved", lambda: (ex.hit_rate("zipf", 20, "LRU"), _cached_table()),
-     lambda data, ax: plots.plot_hit_rates(data[1], ("LRU", 20, data[0].hit_ratio), ax=ax)),
-    ("hit rate, alpha moved", lambda: (ex.hit_rate("zipf", 20, "LRU"), ex.hit_rate_table("zipf")),
-     lambda data, ax: plots.plot_hit_rates(data[1], ("LRU", 20, data[0].hit_ratio), ax=ax)),
+     lambda steps, c: plots.html_steps(steps),
+     lambda steps, c: plots.to_png(plots.plot_steps(steps, size=3, ax=c))),
+    ("SIEVE walk", lambda: ex.policy_steps("SIEVE", "A B C A D B E A F G", 4),
+     lambda steps, c: plots.html_steps(steps, upto=5),
+     lambda steps, c: plots.to_png(plots.plot_policy_walk(steps, upto=5, ax=c))),
+    ("hit rate, size moved", lambda: _hit_rates(_cached_table),
+     lambda data, c: plots.svg_hit_rates(data[1], _chosen(data)),
+     lambda data, c: plots.to_png(plots.plot_hit_rates(data[1], _chosen(data), ax=c))),
+    ("hit rate, alpha moved", lambda: _hit_rates(lambda: ex.hit_rate_table("zipf")),
+     lambda data, c: plots.svg_hit_rates(data[1], _chosen(data)),
+     lambda data, c: plots.to_png(plots.plot_hit_rates(data[1], _chosen(data), ax=c))),
 ]
 
 
-def _time(case, repeat, fresh):
-    _, compute, draw = case
+def _time(compute, view, repeat):
     canvas = plots.Canvas()  # each widget keeps one, as here
-    plots.to_png(draw(compute(), canvas))
-    computes, draws = [], []
+    view(compute(), canvas)
+    computes, views = [], []
     for _ in range(repeat):
         start = time.perf_counter()
         data = compute()
         middle = time.perf_counter()
-        plots.to_png(draw(data, plots.OFFSCREEN if fresh else canvas))
+        view(data, canvas)
         computes.append(middle - start)
-        draws.append(time.perf_counter() - middle)
-    return statistics.median(computes) * 1000, statistics.median(draws) * 1000
+        views.append(time.perf_counter() - middle)
+    return statistics.median(computes) * 1000, statistics.median(views) * 1000
 
 
 def _nbval():
@@ -80,22 +98,23 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=15)
     parser.add_argument("--nbval", action="store_true",
-                        help="also time strict nbval over notebooks 02-05")
+                        help="also time strict nbval over notebooks 02-05 and 08")
     args = parser.parse_args(argv)
 
-    _time(CASES[0], 2, fresh=True)  # warm up: matplotlib's first figure loads fonts
-    print(f"{'one slider update (ms)':24} {'compute':>8} {'draw+png':>9} {'total':>7} "
-          f"{'/budget':>8} {'/floor':>7} {'new figure':>11}")
-    floor = None
-    for case in CASES:
-        compute, draw = _time(case, args.repeat, fresh=False)
-        total = compute + draw
-        floor = floor or total
-        fresh = sum(_time(case, args.repeat, fresh=True))
-        print(f"{case[0]:24} {compute:8.1f} {draw:9.1f} {total:7.1f} "
-              f"{total / BUDGET_MS:7.2f}x {total / floor:6.2f}x {fresh:11.1f}")
+    _time(CASES[0][1], CASES[0][2], 2)  # warm up: matplotlib's first figure loads fonts
+    print(f"{'one slider update (ms)':24} {'compute':>8} {'view':>7} {'total':>7} "
+          f"{'/budget':>8} {'matplotlib':>11} {'/budget':>8}")
+    for name, compute, view, old in CASES:
+        computed, viewed = _time(compute, view, args.repeat)
+        total = computed + viewed
+        line = (f"{name:24} {computed:8.1f} {viewed:7.1f} {total:7.1f} "
+                f"{total / BUDGET_MS:7.2f}x")
+        if old is not None:
+            before = sum(_time(compute, old, args.repeat))
+            line += f" {before:11.1f} {before / BUDGET_MS:7.2f}x"
+        print(line)
     if args.nbval:
-        print(f"strict nbval over notebooks 02-05: {_nbval():.1f} s")
+        print(f"strict nbval over notebooks {', '.join(n[:2] for n in NOTEBOOKS)}: {_nbval():.1f} s")
 
 
 if __name__ == "__main__":

@@ -5,9 +5,12 @@ matplotlib `ax`, draws on it and returns it.  matplotlib is imported
 inside the functions, so `import cachelab` stays light.
 """
 
+import html
+
 __all__ = [
     "OFFSCREEN",
     "Canvas",
+    "html_steps",
     "plot_hit_rates",
     "plot_miss_vs_hit",
     "plot_pattern_results",
@@ -15,6 +18,7 @@ __all__ = [
     "plot_policy_walk",
     "plot_steps",
     "plot_ttl_timeline",
+    "svg_hit_rates",
     "to_png",
 ]
 
@@ -306,3 +310,131 @@ def plot_policy_walk(walk, upto=None, ax=None):
                  "   (oldest on the left)", fontsize=10)
     ax.figure.tight_layout()
     return ax
+
+
+# -- step-through views as HTML: LRU, LFU and the policies lab (notebooks 03, 04, 08) --
+#
+# A slider walking through steps redraws often; HTML boxes cost well under a
+# millisecond where a matplotlib figure costs 60-90 ms, and stay crisp.
+
+_BOX = ("display:inline-block;min-width:1.8em;padding:1px 4px;margin:1px;text-align:center;"
+        "border-radius:3px;")
+_SPARED = "#cfe0f5"  # keys the policy will spare: visited, referenced or read
+
+
+def _html_box(key, *, colour, current, ghost):
+    border = ("2px solid black" if current else "1px dashed #999999" if ghost
+              else "1px solid #999999")
+    text = "color:#888888;" if ghost else "color:white;font-weight:bold;" if colour in (HIT, MISS) else ""
+    return f'<span style="{_BOX}background:{colour};border:{border};{text}">{html.escape(str(key))}</span>'
+
+
+def _html_state(step):
+    """One step's queues as labelled rows of boxes; the hand is a ▸ before its key."""
+    rows = step.rows
+    parts = []
+    for label, keys, marked, hand in rows:
+        ghost = label in ("ghost", "B1", "B2")  # names only: the values are gone
+        boxes = "".join(
+            ("▸" if key == hand else "")
+            + _html_box(key, current=key == step.key, ghost=ghost,
+                        colour=(("white" if ghost else HIT if step.hit else MISS) if key == step.key
+                                else "white" if ghost else _SPARED if key in marked else NEUTRAL))
+            for key in keys) or '<span style="color:#aaaaaa">-</span>'
+        named = "" if len(rows) == 1 and label == "cache" else f"<b>{html.escape(label)}</b> "
+        parts.append(f'<span style="margin-right:1.2em;white-space:nowrap">{named}{boxes}</span>')
+    return "".join(parts)
+
+
+def _html_legend(rows):
+    """Explain the marks these rows use, and only those."""
+    parts = ["oldest, or next to go, on the left", "green/red box: the key requested, hit/miss"]
+    if any(marked for _, _, marked, _ in rows):
+        parts.append(f'<span style="background:{_SPARED};padding:0 3px">blue</span>: spared next time')
+    if any(hand is not None for _, _, _, hand in rows):
+        parts.append("▸ the hand")
+    if any(label in ("ghost", "B1", "B2") for label, _, _, _ in rows):
+        parts.append("dashed: a ghost (key only)")
+    return "; ".join(parts)
+
+
+def html_steps(steps, upto=None):
+    """Return an HTML table of a walk up to step `upto`: each step's cache as coloured boxes.
+
+    `steps` are Step records (experiments.policy_steps, simulation.policy_walk).
+    Each row shows one request, hit (green) or miss (red), the cache after it,
+    oldest or next to go on the left, and the key it evicted.  Later rows
+    stay as blank numbers, so the table keeps its height as a slider moves.
+    """
+    upto = len(steps) if upto is None else upto
+    cell = "padding:2px 8px;border-bottom:1px solid #eeeeee;"
+    rows = []
+    for s in steps:
+        if s.step > upto:
+            rows.append(f'<tr style="color:#bbbbbb"><td style="{cell}">{s.step}.</td>'
+                        f'<td style="{cell}" colspan="3"></td></tr>')
+            continue
+        result = "hit" if s.hit else "miss"
+        evicted = ("" if s.evicted is None
+                   else f'evicted <b>{html.escape(str(s.evicted))}</b>')
+        shade = "background:#fff8dc;" if s.step == upto else ""
+        rows.append(
+            f'<tr style="{shade}"><td style="{cell}">{s.step}. <b>{html.escape(str(s.key))}</b></td>'
+            f'<td style="{cell}color:{HIT if s.hit else MISS};font-weight:bold">{result}</td>'
+            f'<td style="{cell}">{_html_state(s)}</td>'
+            f'<td style="{cell}color:{MISS}">{evicted}</td></tr>')
+    legend = _html_legend([row for s in steps for row in s.rows])
+    return (f'<div class="cachelab-steps" style="font-family:monospace;font-size:13px">'
+            f'<div style="color:#666666;margin-bottom:4px">{legend}</div>'
+            f'<table style="border-collapse:collapse">{"".join(rows)}</table></div>')
+
+
+# -- the hit-rate chart as SVG, for its widget (notebook 05) -------------------------
+#
+# A few lines and labels in SVG take about a millisecond; the same chart
+# through matplotlib and PNG takes 50-75 ms, over the 50 ms a slider update may take.
+
+_LINE_COLOURS = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2")
+
+
+def svg_hit_rates(table, chosen=None, *, width=600, height=300):
+    """Return an SVG line chart of hit ratio against cache size, as plot_hit_rates() draws it."""
+    left, right, top, bottom = 50, width - 100, 28, height - 42
+    low, high = min(table.sizes), max(table.sizes)
+
+    def x(size):
+        return left + (size - low) / ((high - low) or 1) * (right - left)
+
+    def y(ratio):
+        return bottom - ratio * (bottom - top)
+
+    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
+             f'font-family="sans-serif" font-size="11">',
+             f'<text x="{(left + right) / 2}" y="16" text-anchor="middle" font-size="13">'
+             f'pattern: {html.escape(str(table.pattern))}</text>']
+    for ratio in (0, 0.25, 0.5, 0.75, 1):
+        parts.append(f'<line x1="{left}" x2="{right}" y1="{y(ratio):.1f}" y2="{y(ratio):.1f}" '
+                     f'stroke="#e5e5e5"/><text x="{left - 5}" y="{y(ratio) + 4:.1f}" '
+                     f'text-anchor="end">{ratio:.0%}</text>')
+    for size in table.sizes:
+        parts.append(f'<text x="{x(size):.1f}" y="{bottom + 15}" text-anchor="middle">{size}</text>')
+    parts.append(f'<text x="{(left + right) / 2}" y="{height - 6}" text-anchor="middle">'
+                 f'cache size (entries)</text>'
+                 f'<text transform="translate(12 {(top + bottom) / 2}) rotate(-90)" '
+                 f'text-anchor="middle">hit ratio</text>')
+    for i, (policy, rates) in enumerate(table.rates.items()):
+        colour = _LINE_COLOURS[i % len(_LINE_COLOURS)]
+        bold = chosen is not None and policy == chosen[0]
+        points = " ".join(f"{x(s):.1f},{y(r):.1f}" for s, r in zip(table.sizes, rates))
+        parts.append(f'<polyline points="{points}" fill="none" stroke="{colour}" '
+                     f'stroke-width="{3 if bold else 1.5}" opacity="{1 if bold or chosen is None else 0.6}"/>'
+                     f'<line x1="{right + 12}" x2="{right + 32}" y1="{top + 14 * i}" y2="{top + 14 * i}" '
+                     f'stroke="{colour}" stroke-width="{3 if bold else 1.5}"/>'
+                     f'<text x="{right + 37}" y="{top + 14 * i + 4}">{html.escape(str(policy))}</text>')
+    if chosen is not None:
+        policy, size, ratio = chosen
+        parts.append(f'<circle cx="{x(size):.1f}" cy="{y(ratio):.1f}" r="5"/>'
+                     f'<text x="{x(size) + 8:.1f}" y="{y(ratio) + 14:.1f}">'
+                     f'{html.escape(str(policy))} @ {size}: {ratio:.0%}</text>')
+    parts.append("</svg>")
+    return "".join(parts)

@@ -7,11 +7,11 @@ a plot, and leaves the function's data in `widget.result` for tests.
 """
 
 import ipywidgets as w
-from IPython.display import Image, display
+from IPython.display import HTML, Image, display
 
 from . import experiments as ex
 from .caches import LRUCache, cached
-from .plots import OFFSCREEN, Canvas, plot_hit_rates, plot_steps, plot_ttl_timeline, to_png
+from .plots import OFFSCREEN, Canvas, html_steps, plot_ttl_timeline, svg_hit_rates, to_png
 
 __all__ = [
     "controls",
@@ -69,28 +69,35 @@ def ttl_widget(ttl=2.5, gap=1.0, schedule="", *, n_requests=8):
 
 # -- experiments: LRU and LFU steps (notebooks 03 and 04) ----------------------
 
-def _steps_widget(policy, sequence, size):
+def _step_through(policy, sequence, size, *, choices=(), at_end=True, interval=800):
+    """Sequence, size and step controls (with play) over policy_steps(), drawn by html_steps().
+
+    The policy is fixed, or picked from `choices`.  The step starts, and a
+    new sequence restarts it, at the last step (`at_end`) or at the first.
+    """
+    if choices and policy not in choices:
+        raise ValueError(f"policy must be one of {', '.join(choices)}, got {policy!r}")
     text = w.Text(value=sequence, description="sequence", continuous_update=False)
     size_slider = w.IntSlider(value=size, min=1, max=8, description="size")
     n = len(ex.parse_sequence(sequence))
-    step = w.IntSlider(value=n, min=1, max=n, description="step")
-    play = w.Play(value=n, min=1, max=n, interval=800, description="play")
+    step = w.IntSlider(value=n if at_end else 1, min=1, max=n, description="step")
+    play = w.Play(value=step.value, min=1, max=n, interval=interval, description="play")
     w.jslink((play, "value"), (step, "value"))
-    canvas = Canvas()
+    chooser = (w.ToggleButtons(value=policy, options=choices, description="policy")
+               if choices else None)
 
-    # A new sequence resets the walk to its last step.  Registered before
-    # interactive's own observer, so the step is right when it redraws.
+    # Registered before interactive's own observer, so the step is right when it redraws.
     def resize(change):
         try:
             n = len(ex.parse_sequence(change["new"]))
         except (TypeError, ValueError):
             return
         play.max = step.max = n
-        step.value = n
+        step.value = n if at_end else 1
 
     text.observe(resize, names="value")
 
-    def run(sequence, size, step):
+    def run(policy, sequence, size, step):
         try:
             steps = ex.policy_steps(policy, sequence, size)
         except (TypeError, ValueError) as error:
@@ -99,22 +106,24 @@ def _steps_widget(policy, sequence, size):
         now = steps[min(step, len(steps)) - 1]
         evicted = f", evicted {now.evicted}" if now.evicted is not None else ""
         print(f"{policy} step {now.step}: {now.key} {'hit' if now.hit else 'miss'}{evicted}")
-        _show(plot_steps(steps, upto=now.step, size=size, ax=canvas))
+        display(HTML(html_steps(steps, upto=now.step)))
         return steps[:now.step]
 
-    widget = w.interactive(run, sequence=text, size=size_slider, step=step)
-    widget.children = (text, size_slider, w.HBox([play, step]), widget.out)
+    widget = w.interactive(run, policy=chooser or w.fixed(policy), sequence=text,
+                           size=size_slider, step=step)
+    widget.children = (*([chooser] if chooser else []), text, size_slider, w.HBox([play, step]),
+                       widget.out)
     return widget
 
 
 def lru_widget(sequence="A B C A D B E", size=3):
     """A sequence box, a size slider and a step slider (with play) over lru_steps()."""
-    return _steps_widget("LRU", sequence, size)
+    return _step_through("LRU", sequence, size)
 
 
 def lfu_widget(sequence="A B A C A D B E", size=3):
-    """The LRU widget's controls over lfu_steps(); boxes read key:count."""
-    return _steps_widget("LFU", sequence, size)
+    """The LRU widget's controls over lfu_steps(); one row of boxes per use count."""
+    return _step_through("LFU", sequence, size)
 
 
 # -- experiments: hit rate against cache size (notebook 05) --------------------
@@ -129,7 +138,6 @@ def hit_rate_widget(size=20, pattern="zipf", policy="LRU", alpha=1.0, *, seed=0)
     patterns = w.Dropdown(value=pattern, options=ex.PATTERNS, description="pattern")
     policies = w.ToggleButtons(value=policy, options=ex.GUIDE_POLICIES, description="policy")
     alpha_slider = w.FloatSlider(value=alpha, min=0.0, max=2.0, step=0.1, description="alpha")
-    canvas = Canvas()
 
     def run(size, pattern, policy, alpha):
         alpha_slider.disabled = pattern != "zipf"
@@ -138,7 +146,7 @@ def hit_rate_widget(size=20, pattern="zipf", policy="LRU", alpha=1.0, *, seed=0)
         shape = f"zipf alpha={alpha:g}" if pattern == "zipf" else pattern
         print(f"{policy}, size {size}, {shape}: hit rate {result.hit_ratio:.1%} "
               f"({result.hits} hits, {result.misses} misses)")
-        _show(plot_hit_rates(table, chosen=(policy, size, result.hit_ratio), ax=canvas))
+        display(HTML(svg_hit_rates(table, chosen=(policy, size, result.hit_ratio))))
         return result
 
     return w.interactive(run, size=size_slider, pattern=patterns, policy=policies, alpha=alpha_slider)
@@ -240,41 +248,6 @@ def policy_lab_widget(workload="zipf", alpha=1.0, size=50, policies=("LRU", "SIE
 
 
 def policy_walk_widget(policy="SIEVE", sequence="A B C A D B E A F G", size=4):
-    """Policy, sequence and size controls and a step slider (with play) over policy_walk()."""
-    from .plots import plot_policy_walk
-    from .simulation import policy_walk
-
-    chooser = w.ToggleButtons(value=policy, options=["SIEVE", "S3-FIFO", "CLOCK", "ARC"],
-                              description="policy")
-    text = w.Text(value=sequence, description="sequence", continuous_update=False)
-    size_slider = w.IntSlider(value=size, min=1, max=8, description="size")
-    n = len(ex.parse_sequence(sequence))
-    step = w.IntSlider(value=1, min=1, max=n, description="step")
-    play = w.Play(value=1, min=1, max=n, interval=900, description="play")
-    w.jslink((play, "value"), (step, "value"))
-
-    def resize(change):  # a new sequence restarts the walk
-        try:
-            n = len(ex.parse_sequence(change["new"]))
-        except (TypeError, ValueError):
-            return
-        play.max = step.max = n
-        step.value = 1
-
-    text.observe(resize, names="value")
-
-    def run(policy, sequence, size, step):
-        try:
-            walk = policy_walk(policy, ex.parse_sequence(sequence), size)
-        except (TypeError, ValueError) as error:
-            print(error)
-            return None
-        now = walk[min(step, len(walk)) - 1]
-        evicted = f", evicted {now.evicted}" if now.evicted is not None else ""
-        print(f"{policy} step {now.step}: {now.key} {'hit' if now.hit else 'miss'}{evicted}")
-        _show(plot_policy_walk(walk, upto=now.step, ax=OFFSCREEN))
-        return walk[:now.step]
-
-    widget = w.interactive(run, policy=chooser, sequence=text, size=size_slider, step=step)
-    widget.children = (chooser, text, size_slider, w.HBox([play, step]), widget.out)
-    return widget
+    """Policy, sequence and size controls and a step slider (with play) from the first step."""
+    return _step_through(policy, sequence, size, choices=("SIEVE", "S3-FIFO", "CLOCK", "ARC"),
+                         at_end=False, interval=900)
