@@ -37,7 +37,8 @@ SETTINGS = {
     "@jupyterlab/notebook-extension/tracker": {"windowingMode": "none"},
 }
 STDOUT = ".widget-output [data-mime-type='application/vnd.jupyter.stdout']"
-PLOT = ".widget-output img"
+# What the widget draws: a PNG (the TTL timeline), or HTML (step boxes, the SVG hit-rate chart).
+VIEW = ".widget-output img, .widget-output [data-mime-type='text/html']"
 
 
 def _free_port():
@@ -106,17 +107,17 @@ def _local_only(route):
 
 
 def _visible(page):
-    """What the reader sees in the first widget: its printed line and its plot's source."""
+    """What the reader sees in the first widget: its printed line and its view's markup."""
     text = page.locator(STDOUT).first.inner_text()
-    return text.strip(), page.locator(PLOT).first.get_attribute("src") or ""
+    return text.strip(), page.locator(VIEW).first.evaluate("view => view.outerHTML")
 
 
-# The text and the plot arrive as separate messages; wait for both, and for
-# the new image to be decoded, so the assertions and the screenshot see them.
-_CHANGED = """([stdout, plot, oldText, oldSrc]) => {
-    const text = document.querySelector(stdout), img = document.querySelector(plot);
-    return text && img && text.innerText.trim() !== oldText && img.src !== oldSrc
-        && img.complete && img.naturalWidth > 0;
+# The text and the view arrive as separate messages; wait for both, and for
+# a new image to be decoded, so the assertions and the screenshot see them.
+_CHANGED = """([stdout, view, oldText, oldView]) => {
+    const text = document.querySelector(stdout), shown = document.querySelector(view);
+    return text && shown && text.innerText.trim() !== oldText && shown.outerHTML !== oldView
+        && (shown.tagName !== "IMG" || (shown.complete && shown.naturalWidth > 0));
 }"""
 
 
@@ -139,11 +140,11 @@ def _move_slider(tmp_path, notebook, slider):
             control = page.locator(".widget-slider", has=label).first
             handle = control.locator(".noUi-handle")
             handle.wait_for(timeout=60_000)
-            page.locator(PLOT).first.wait_for(timeout=60_000)
+            page.locator(VIEW).first.wait_for(timeout=60_000)
             before = _visible(page)
             handle.focus()
             page.keyboard.press("ArrowRight")
-            page.wait_for_function(_CHANGED, arg=[STDOUT, PLOT, *before], timeout=30_000)
+            page.wait_for_function(_CHANGED, arg=[STDOUT, VIEW, *before], timeout=30_000)
             after = _visible(page)
             widget = page.locator(".jp-OutputArea-output", has=page.locator(".widget-interact")).first
             widget.scroll_into_view_if_needed()
@@ -154,7 +155,7 @@ def _move_slider(tmp_path, notebook, slider):
                 shutil.copy(shot, pathlib.Path(os.environ["CACHELAB_SCREENSHOTS"]) / shot.name)
         finally:
             browser.close()
-    assert after[1] != before[1], "the plot did not change"
+    assert after[1] != before[1], "the view did not change"
     return before[0], after[0]
 
 

@@ -1,13 +1,15 @@
 """The slider widgets without a browser: move a control, check what comes back.
 
-The widgets draw offscreen, so no window opens and no figure is left behind.
+The widgets draw offscreen or as HTML, so no window opens and no figure is left behind.
 """
 
 import pytest
 
-from cachelab.experiments import hit_rate_table, lfu_steps, lru_steps, ttl_timeline
-from cachelab.plots import OFFSCREEN, Canvas, plot_hit_rates, plot_steps, plot_ttl_timeline, to_png
-from cachelab.widgets import controls, hit_rate_widget, lfu_widget, lru_widget, ttl_widget
+from cachelab.experiments import hit_rate_table, lfu_steps, lru_steps, policy_steps, ttl_timeline
+from cachelab.plots import (OFFSCREEN, Canvas, html_steps, plot_hit_rates, plot_steps,
+                            plot_ttl_timeline, svg_hit_rates, to_png)
+from cachelab.widgets import (controls, hit_rate_widget, lfu_widget, lru_widget, policy_walk_widget,
+                              ttl_widget)
 
 
 def hits(run):
@@ -78,3 +80,46 @@ def test_a_reused_canvas_draws_what_a_fresh_figure_draws(plot, first, second):
     canvas = Canvas()
     plot(*first, ax=canvas)
     assert to_png(plot(*second, ax=canvas)) == to_png(plot(*second, ax=OFFSCREEN))
+
+
+# -- the views the widgets send: HTML step boxes and the SVG hit-rate chart -----
+
+def test_step_boxes_name_the_result_and_the_evicted_key():
+    view = html_steps(lru_steps("A B C A D", 3), upto=5)
+    last_row = view.split("<tr")[-1]
+    assert ">5. <b>D</b>" in last_row and ">miss<" in last_row and "evicted <b>B</b>" in last_row
+    assert ">4. <b>A</b>" in view.split("<tr")[-2] and ">hit<" in view.split("<tr")[-2]
+
+
+def test_step_boxes_stop_at_upto_but_keep_every_row():
+    view = html_steps(lru_steps("A B C A D", 2), upto=2)
+    assert view.count("<tr") == 5
+    assert "evicted" not in view  # the first eviction is at step 3, not shown yet
+
+
+def test_step_boxes_show_lfu_buckets_and_sieve_hand():
+    lfu = html_steps(lfu_steps("A B A C", 2))
+    assert "<b>1x</b>" in lfu and "<b>2x</b>" in lfu
+    sieve = html_steps(policy_steps("SIEVE", "A B C A D", 3))
+    assert "▸" in sieve and "the hand" in sieve
+    assert "the hand" not in lfu  # the legend explains only the marks in use
+
+
+def test_step_boxes_escape_keys():
+    view = html_steps(policy_steps("LRU", ["<script>", "A&B"], 1))
+    assert "<script>" not in view
+    assert "&lt;script&gt;" in view and "evicted <b>&lt;script&gt;</b>" in view and "A&amp;B" in view
+
+
+def test_hit_rate_chart_draws_every_policy_and_the_choice():
+    table = hit_rate_table("zipf", sizes=(5, 50))
+    chart = svg_hit_rates(table, chosen=("LFU", 50, 0.75))
+    assert chart.count("<polyline") == 4 and "LFU @ 50: 75%" in chart
+    assert all(f">{policy}</text>" in chart for policy in table.rates)
+    bold = [line for line in chart.split("<polyline")[1:] if 'stroke-width="3"' in line]
+    assert len(bold) == 1 and ">LFU</text>" in bold[0]
+
+
+def test_walk_widget_names_a_policy_it_cannot_walk():
+    with pytest.raises(ValueError, match="policy must be one of SIEVE, S3-FIFO, CLOCK, ARC"):
+        policy_walk_widget(policy="MRU")
