@@ -367,7 +367,7 @@ def html_steps(steps, upto=None):
     stay as blank numbers, so the table keeps its height as a slider moves.
     """
     upto = len(steps) if upto is None else upto
-    cell = "padding:2px 8px;border-bottom:1px solid #eeeeee;"
+    cell = "padding:2px 8px;border-bottom:1px solid #eeeeee;text-align:left;"
     rows = []
     for s in steps:
         if s.step > upto:
