@@ -42,8 +42,8 @@ bench: $(VENV)/.installed-test
 
 # Re-run every notebook top to bottom and save it with its outputs.
 notebooks: $(VENV)/.installed-test
-	$(PY) tools/notebooks.py nav
 	$(PY) tools/notebooks.py execute notebooks/[0-9]*.ipynb
+	$(PY) tools/notebooks.py nav
 
 nav: $(VENV)/.installed-lab
 	$(PY) tools/notebooks.py nav

@@ -35,7 +35,9 @@ def title(path):
 
 
 def _nav_cell(text, cell_id):
-    return {"cell_type": "markdown", "id": cell_id, "metadata": {"tags": [NAV_TAG]}, "source": text}
+    import nbformat
+
+    return nbformat.v4.new_markdown_cell(text, id=cell_id, metadata={"tags": [NAV_TAG]})
 
 
 def _is_nav(cell):
@@ -60,7 +62,7 @@ def write_navigation(folder=NOTEBOOKS):
         nxt = paths[i + 1] if i + 1 < len(paths) else None
         text = nav_text(prev, nxt) if i > 0 else nav_text(None, nxt).replace(
             f"[Contents]({INDEX})", f"< [Contents]({INDEX})")
-        nb = json.loads(path.read_text(encoding="utf-8"))
+        nb = _load(path)
         cells = [c for c in nb["cells"] if not _is_nav(c)]
         nb["cells"] = [cells[0], _nav_cell(text, "nav-top"), *cells[1:], _nav_cell(text, "nav-bottom")]
         _save(path, nb)
@@ -69,7 +71,7 @@ def write_navigation(folder=NOTEBOOKS):
 def write_index(folder=NOTEBOOKS):
     """Rewrite the contents cell of 00-index from every notebook's title."""
     path = folder / INDEX
-    nb = json.loads(path.read_text(encoding="utf-8"))
+    nb = _load(path)
     lines = ["## Contents", ""]
     lines += [f"{i + 1}. [{title(p)}]({p.name})" for i, p in enumerate(numbered_notebooks(folder))]
     cells = [c for c in nb["cells"] if not _is_nav(c)]
@@ -77,8 +79,18 @@ def write_index(folder=NOTEBOOKS):
     _save(path, nb)
 
 
+# Read and write through nbformat, as `execute` does, so the two never
+# disagree about how a saved notebook is laid out.
+def _load(path):
+    import nbformat
+
+    return nbformat.read(path, as_version=4)
+
+
 def _save(path, nb):
-    text = json.dumps(nb, indent=1, ensure_ascii=False) + "\n"
+    import nbformat
+
+    text = nbformat.writes(nb) + "\n"
     if path.read_text(encoding="utf-8") != text:
         path.write_text(text, encoding="utf-8")
 
@@ -93,6 +105,7 @@ def execute(paths, timeout=300):
         nb = nbformat.read(path, as_version=4)
         client = NotebookClient(
             nb, timeout=timeout, kernel_name="python3", allow_errors=False,
+            record_timing=False,  # timestamps would make every re-run a diff
             resources={"metadata": {"path": str(path.parent)}},
         )
         client.execute()
