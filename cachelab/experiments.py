@@ -41,8 +41,16 @@ TTLStep.__doc__ = "One timed request: hit or miss, the keys found expired on the
 Lifetime = collections.namedtuple("Lifetime", "key stored expires")
 Lifetime.__doc__ = "One stored entry: when it was stored and when its TTL runs out."
 
-TTLRun = collections.namedtuple("TTLRun", "ttl steps lifetimes")
-TTLRun.__doc__ = "A TTL experiment: the ttl, one TTLStep per request, one Lifetime per stored entry."
+class TTLRun(collections.namedtuple("TTLRun", "ttl steps lifetimes")):
+    """A TTL experiment: the ttl, one TTLStep per request, one Lifetime per stored entry."""
+
+    __slots__ = ()
+
+    # The full record list is long; step_table(run.steps) shows it all.
+    def __repr__(self):
+        hits = sum(step.hit for step in self.steps)
+        return (f"TTLRun(ttl={self.ttl!r}, {len(self.steps)} requests: {hits} hits, "
+                f"{len(self.steps) - hits} misses, {len(self.lifetimes)} lifetimes)")
 
 HitRates = collections.namedtuple("HitRates", "pattern sizes rates")
 HitRates.__doc__ = "Hit ratios by policy: rates[policy][i] is the ratio at sizes[i]."

@@ -192,3 +192,9 @@ def test_solution_passes_the_notebooks_check(name, solution, capsys):
             exec((NOTEBOOKS / "solutions" / solution).read_text(encoding="utf-8"), namespace)
     plt.close("all")
     assert capsys.readouterr().out.rstrip().endswith("Correct!")
+
+
+def test_ttl_run_repr_summarises():
+    from cachelab.experiments import ttl_timeline
+
+    assert repr(ttl_timeline(ttl=2.5, gap=1.0)) == "TTLRun(ttl=2.5, 8 requests: 5 hits, 3 misses, 3 lifetimes)"
