@@ -89,7 +89,7 @@ def main(argv=None):
     best = {name: float("inf") for _, name, _ in runs}
     hits = {}
     for round_ in range(args.repeat):
-        for policy, name, run in runs:
+        for _policy, name, run in runs:
             start = time.perf_counter()
             hits[name] = run(keys)
             best[name] = min(best[name], time.perf_counter() - start)

@@ -154,8 +154,11 @@ def hit_rate_widget(size=20, pattern="zipf", policy="LRU", alpha=1.0, *, seed=0)
 
 # -- patterns: the e-commerce demo and the write patterns (notebooks 06 and 07) --
 
-def ecommerce_widget(db_delay=0.1, cache_ttl=60, product_id=1, user_id=101):
-    """Sliders for database delay and TTL, dropdowns for product and user; times real misses and hits."""
+def ecommerce_widget(db_delay=0.1, cache_ttl=60, product_id=1, user_id=101, *, clock=None):
+    """Sliders for database delay and TTL, dropdowns for product and user; times misses and hits.
+
+    Timings are real unless `clock=` (e.g. a FakeClock) runs the demo in simulated time.
+    """
     from .ecommerce import run_performance_test
     from .plots import plot_miss_vs_hit
     from .store import PRODUCTS, USERS
@@ -170,7 +173,8 @@ def ecommerce_widget(db_delay=0.1, cache_ttl=60, product_id=1, user_id=101):
                       description="user")
 
     def run(db_delay, cache_ttl, product_id, user_id):
-        results, stats = run_performance_test(product_id, user_id, db_delay, cache_ttl, out=None)
+        results, stats = run_performance_test(product_id, user_id, db_delay, cache_ttl,
+                                              clock=clock, out=None)
         for r in results:
             print(f"{r['test']:16} miss {r['miss_time'] * 1000:7.1f} ms   hit {r['hit_time'] * 1000:6.3f} ms"
                   f"   database reads: {r['db_reads']}")

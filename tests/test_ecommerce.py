@@ -162,10 +162,13 @@ def test_measured_patterns_agree_with_the_guide():
 def test_widgets_rest_on_the_pure_functions():
     from cachelab.widgets import controls, ecommerce_widget, patterns_widget
 
-    shop = ecommerce_widget(db_delay=0.0)
+    shop = ecommerce_widget(db_delay=0.0, clock=FakeClock())
     assert [r["db_reads"] for r in shop.result] == [1, 1, 1]
-    controls(shop)["db_delay"].value = 0.05
-    assert all(r["miss_time"] >= 0.05 for r in shop.result)  # the slider reaches the database
+    before = [r["miss_time"] for r in shop.result]
+    controls(shop)["db_delay"].value = 0.1
+    after = [r["miss_time"] for r in shop.result]
+    # In simulated time each miss costs exactly the slider's delay more (users and orders add their own).
+    assert [round(b - a, 9) for a, b in zip(before, after)] == [0.1, 0.1, 0.1]
 
     patterns = patterns_widget(n_ops=200)
     assert [r.pattern for r in patterns.result][0] == "no cache"
