@@ -254,7 +254,7 @@ def s3fifo_model(trace, size, threshold=2):
                 else:
                     victim = small.pop(0)
                     if ghost_size and victim not in ghost:
-                        del ghost[:len(ghost) - ghost_size + 1]  # oldest ghosts out
+                        del ghost[:max(0, len(ghost) - ghost_size + 1)]  # oldest ghosts out
                         ghost.append(victim)
             del freq[victim]
         if from_ghost or (not evicted and len(small) >= small_size):
