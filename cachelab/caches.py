@@ -16,7 +16,8 @@ import functools
 import random
 import time
 from collections.abc import ItemsView, MutableMapping, ValuesView
-from numbers import Integral
+
+from ._checks import check_callable, check_int, check_seconds
 
 __all__ = [
     "Cache",
@@ -39,14 +40,6 @@ CacheEvent = collections.namedtuple("CacheEvent", "key value reason time")
 CacheEvent.__doc__ = "A key leaving the cache: reason is 'evicted' or 'expired'."
 
 _MISSING = object()  # unique object that tells a miss from a stored None
-
-
-def _check_maxsize(maxsize):
-    if isinstance(maxsize, bool) or not isinstance(maxsize, Integral):
-        raise TypeError(f"maxsize must be a non-negative integer, got {maxsize!r}")
-    if maxsize < 0:
-        raise ValueError(f"maxsize must be a non-negative integer, got {maxsize!r}")
-    return int(maxsize)
 
 
 def _unhashable(key):
@@ -92,9 +85,9 @@ class Cache(MutableMapping):
     _data_type = dict
 
     def __init__(self, maxsize, getsizeof=None, *, timer=time.monotonic):
-        self._maxsize = _check_maxsize(maxsize)
-        if getsizeof is not None and not callable(getsizeof):
-            raise TypeError(f"getsizeof must be callable or None, got {getsizeof!r}")
+        self._maxsize = check_int("maxsize", maxsize)
+        if getsizeof is not None:
+            check_callable("getsizeof", getsizeof, "len")
         self._getsizeof = getsizeof
         self._sizes = None if getsizeof is None else {}
         self._currsize = 0
@@ -269,9 +262,7 @@ class Cache(MutableMapping):
 
     def subscribe(self, listener):
         """Call listener(CacheEvent) whenever a key is evicted or expires."""
-        if not callable(listener):
-            raise TypeError(f"listener must be callable, got {listener!r}")
-        self._listeners.append(listener)
+        self._listeners.append(check_callable("listener", listener, "print"))
         return listener
 
     def unsubscribe(self, listener):
@@ -438,9 +429,7 @@ class RRCache(Cache):
             raise ValueError("pass either choice or seed, not both")
         if choice is None:
             choice = random.choice if seed is None else random.Random(seed).choice
-        elif not callable(choice):
-            raise TypeError(f"choice must be callable, got {choice!r}")
-        self.choice = choice
+        self.choice = check_callable("choice", choice, "random.choice")
         self._keys = []
         self._index = {}
 
@@ -475,12 +464,8 @@ class TTLCache(LRUCache):
     # State, beyond LRUCache's:
     #   _expires  key -> expiry time, soonest first (one ttl keeps it sorted)
     def __init__(self, maxsize, ttl, timer=time.monotonic, getsizeof=None):
-        if isinstance(ttl, bool) or not isinstance(ttl, (int, float)):
-            raise TypeError(f"ttl must be a number of seconds > 0, got {ttl!r}")
-        if not ttl > 0:
-            raise ValueError(f"ttl must be a number of seconds > 0, got {ttl!r}")
-        if not callable(timer):
-            raise TypeError(f"timer must be a callable returning seconds, got {timer!r}")
+        check_seconds("ttl", ttl, positive=True)
+        check_callable("timer", timer, "time.monotonic")
         super().__init__(maxsize, getsizeof, timer=timer)
         self.ttl = ttl
         self._expires = collections.OrderedDict()

@@ -12,8 +12,8 @@ advance the clock instead of sleeping, and every run prints the same thing.
 import collections
 import functools
 import time
-from numbers import Real
 
+from ._checks import check_seconds
 from .caches import TTLCache
 from .patterns import WriteAround, WriteBehind, WriteThrough, cache_aside, invalidate
 from .store import NotFoundError, Store
@@ -35,18 +35,6 @@ _SHIPPING_MULTIPLIER = {"standard": 1.0, "express": 2.0, "overnight": 3.5}
 
 def _quiet(*args, **kwargs):
     """A log function that says nothing."""
-
-
-def _check_delay(db_delay):
-    if isinstance(db_delay, bool) or not isinstance(db_delay, Real) or not db_delay >= 0:
-        raise ValueError(f"db_delay must be a number of seconds >= 0, got {db_delay!r}")
-    return float(db_delay)
-
-
-def _check_ttl(cache_ttl):
-    if isinstance(cache_ttl, bool) or not isinstance(cache_ttl, Real) or not cache_ttl > 0:
-        raise ValueError(f"cache_ttl must be a number of seconds > 0, got {cache_ttl!r}")
-    return cache_ttl
 
 
 class _SkippableClock:
@@ -113,8 +101,8 @@ class ECommerceService:
 
     def __init__(self, db_delay=0.1, cache_ttl=60, *, clock=None, log=print, seed=0,
                  maxsize=1000, events_batch=10):
-        self.db_delay = _check_delay(db_delay)
-        self.cache_ttl = _check_ttl(cache_ttl)
+        self.db_delay = float(check_seconds("db_delay", db_delay))
+        self.cache_ttl = check_seconds("cache_ttl", cache_ttl, positive=True)
         if clock is None:
             self.clock, sleep, self.timer = _SkippableClock(), time.sleep, time.perf_counter
         elif callable(getattr(clock, "tick", None)):

@@ -12,8 +12,9 @@ from numbers import Real
 
 from . import workloads
 from .caches import FakeClock, RRCache, TTLCache
+from ._checks import check_int, check_seconds
 from .policies import policy_class
-from .simulation import Step, _check_size, lru_hit_curve, policy_walk, replay
+from .simulation import Step, lru_hit_curve, policy_walk, replay
 
 __all__ = [
     "GUIDE_POLICIES",
@@ -107,14 +108,6 @@ def parse_times(times, name="schedule"):
     return [float(t) for t in times]
 
 
-def _check_positive(name, value):
-    if isinstance(value, bool) or not isinstance(value, Real):
-        raise TypeError(f"{name} must be a number > 0, got {value!r}")
-    if not value > 0:
-        raise ValueError(f"{name} must be > 0, got {value!r}")
-    return value
-
-
 # -- experiment 1: TTL expiration -------------------------------------------
 
 def ttl_timeline(ttl, gap=1.0, *, n_requests=8, schedule=None, sequence=None, clock=None):
@@ -123,12 +116,12 @@ def ttl_timeline(ttl, gap=1.0, *, n_requests=8, schedule=None, sequence=None, cl
     Cache-aside: a miss stores the key, a hit does not refresh its TTL.
     `sequence` defaults to one key, "A", requested every time.
     """
-    ttl = _check_positive("ttl", ttl)
+    ttl = check_seconds("ttl", ttl, positive=True)
     if schedule is not None:
         times = parse_times(schedule)
     else:
-        gap = _check_positive("gap", gap)
-        _check_size(n_requests, "n_requests")
+        gap = check_seconds("gap", gap, positive=True)
+        check_int("n_requests", n_requests, 1)
         times = [i * gap for i in range(n_requests)]
     keys = parse_sequence(sequence) if sequence is not None else ["A"] * len(times)
     if len(keys) != len(times):
@@ -214,14 +207,14 @@ def _make(policy, size, seed):
 
 def hit_rate(pattern, size, policy, *, alpha=1.0, seed=0, n_requests=2000, n_keys=100):
     """Replay one seeded trace through one cache and return its SimResult."""
-    size = _check_size(size)
+    size = check_int("size", size, 1)
     return replay(_make(policy, size, seed), _trace(pattern, size, n_requests, n_keys, alpha, seed))
 
 
 def hit_rate_table(pattern, sizes=(5, 10, 20, 40, 60, 80, 100), policies=GUIDE_POLICIES, *,
                    alpha=1.0, seed=0, n_requests=2000, n_keys=100):
     """Hit ratio of each policy at each cache size, all on the same seeded trace."""
-    sizes = [_check_size(s, "sizes") for s in sizes]
+    sizes = [check_int("sizes", s, 1) for s in sizes]
     for policy in policies:
         policy_class(policy)  # an unknown name fails here, before any replay
     policies = [policy.upper() for policy in policies]

@@ -18,6 +18,8 @@ import threading
 import time
 import weakref
 
+from ._checks import check_callable, check_int, check_seconds
+
 __all__ = [
     "CacheAside",
     "ClosedError",
@@ -54,12 +56,6 @@ class QueueFullError(RuntimeError):
     """The write-behind queue stayed full for longer than the write's timeout."""
 
 
-def _check_callable(name, value):
-    if not callable(value):
-        raise TypeError(f"{name} must be callable, got {value!r}")
-    return value
-
-
 def _put(cache, key, value):
     """Store in the cache; a value too large for it is simply not cached."""
     try:
@@ -87,8 +83,8 @@ class _Pattern:
 
     def __init__(self, cache, load, save=None):
         self.cache = cache
-        self.load = _check_callable("load", load)
-        self.save = save if save is None else _check_callable("save", save)
+        self.load = check_callable("load", load)
+        self.save = save if save is None else check_callable("save", save)
 
     def _save(self, key, value):
         if self.save is None:
@@ -204,24 +200,19 @@ class WriteBehind(_Pattern):
                  flush_interval=0.1, retries=5, backoff=0.01, max_backoff=1.0,
                  background=True, clock=time.monotonic, sleep=time.sleep):
         super().__init__(cache, load)
-        self.save_many = _check_callable("save_many", save_many)
-        for name, value in [("maxsize", maxsize), ("batch_size", batch_size)]:
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ValueError(f"{name} must be an integer >= 1, got {value!r}")
+        self.save_many = check_callable("save_many", save_many)
+        check_int("maxsize", maxsize, 1)
+        check_int("batch_size", batch_size, 1)
         if batch_size > maxsize:
             raise ValueError(f"batch_size ({batch_size}) must not exceed maxsize ({maxsize})")
-        if isinstance(retries, bool) or not isinstance(retries, int) or retries < 0:
-            raise ValueError(f"retries must be an integer >= 0, got {retries!r}")
-        for name, value in [("backoff", backoff), ("max_backoff", max_backoff)]:
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or not value >= 0:
-                raise ValueError(f"{name} must be a number of seconds >= 0, got {value!r}")
-        if isinstance(flush_interval, bool) or not isinstance(flush_interval, (int, float)) \
-                or not flush_interval > 0:
-            raise ValueError(f"flush_interval must be a number of seconds > 0, got {flush_interval!r}")
+        check_int("retries", retries, 0)
+        check_seconds("backoff", backoff)
+        check_seconds("max_backoff", max_backoff)
+        check_seconds("flush_interval", flush_interval, positive=True)
         self.maxsize, self.batch_size, self.flush_interval = maxsize, batch_size, flush_interval
         self.retries, self.backoff, self.max_backoff = retries, backoff, max_backoff
-        self.clock = _check_callable("clock", clock)
-        self.sleep = _check_callable("sleep", sleep)
+        self.clock = check_callable("clock", clock)
+        self.sleep = check_callable("sleep", sleep)
         self.last_error = None
         self._queue = collections.deque()
         self._pending = {}

@@ -17,6 +17,7 @@ import time
 
 import numpy as np
 
+from ._checks import check_int
 from .caches import Cache, FIFOCache, LFUCache, LRUCache, RRCache
 from .workloads import _as_keys, _next_uses
 
@@ -268,10 +269,7 @@ class S3FIFOCache(Cache):
         for name, ratio in (("small_ratio", small_ratio), ("ghost_ratio", ghost_ratio)):
             if isinstance(ratio, bool) or not isinstance(ratio, (int, float)) or not 0 <= ratio <= 1:
                 raise ValueError(f"{name} must be a number between 0 and 1, got {ratio!r}")
-        if isinstance(move_to_main_threshold, bool) or not isinstance(move_to_main_threshold, int) \
-                or move_to_main_threshold < 1:
-            raise ValueError(
-                f"move_to_main_threshold must be an integer >= 1, got {move_to_main_threshold!r}")
+        check_int("move_to_main_threshold", move_to_main_threshold, 1)
         self.small_ratio, self.ghost_ratio = small_ratio, ghost_ratio
         self.move_to_main_threshold = move_to_main_threshold
         self._small_size = max(int(self.maxsize * small_ratio), 1)

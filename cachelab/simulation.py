@@ -9,6 +9,7 @@ import collections
 
 import numpy as np
 
+from ._checks import check_int
 from .policies import opt_hits, policy_class
 from .workloads import _as_keys, _reuses
 
@@ -270,17 +271,9 @@ Step.__doc__ = ("One request of a walk: its 1-based number, the key, hit or miss
 _ABSENT = object()  # tells a miss from any stored value
 
 
-def _check_size(size, name="size"):
-    if isinstance(size, bool) or not isinstance(size, int):
-        raise TypeError(f"{name} must be an integer >= 1, got {size!r}")
-    if size < 1:
-        raise ValueError(f"{name} must be an integer >= 1, got {size!r}")
-    return size
-
-
 def policy_walk(policy, keys, size):
     """Request each key in turn from a `policy` cache of `size`; one Step per request."""
-    cache = policy_class(policy)(_check_size(size))
+    cache = policy_class(policy)(check_int("size", size, 1))
     evicted = []
     cache.subscribe(lambda event: evicted.append(event.key))
     walk = []

@@ -18,6 +18,8 @@ import threading
 import time
 from numbers import Real
 
+from ._checks import check_callable, check_seconds
+
 __all__ = ["NotFoundError", "PRODUCTS", "Store", "StoreError", "StoreStats", "USERS"]
 
 PRODUCTS = {
@@ -57,14 +59,6 @@ class NotFoundError(LookupError):
     """The database has no row for the requested id."""
 
 
-def _check_seconds(name, value):
-    if isinstance(value, bool) or not isinstance(value, Real):
-        raise TypeError(f"{name} must be a number of seconds >= 0, got {value!r}")
-    if not value >= 0:
-        raise ValueError(f"{name} must be a number of seconds >= 0, got {value!r}")
-    return float(value)
-
-
 class Store:
     """A seeded SQLite database whose every query waits `delay` seconds and is counted.
 
@@ -80,10 +74,9 @@ class Store:
     #   _fail     random source for injected write failures
     def __init__(self, path=":memory:", *, delay=0.05, delay_scale=1.0, sleep=time.sleep,
                  seed=0, fail_rate=0.0):
-        self.delay = _check_seconds("delay", delay)
-        self.delay_scale = _check_seconds("delay_scale", delay_scale)
-        if not callable(sleep):
-            raise TypeError(f"sleep must be callable, e.g. time.sleep, got {sleep!r}")
+        self.delay = float(check_seconds("delay", delay))
+        self.delay_scale = float(check_seconds("delay_scale", delay_scale))
+        check_callable("sleep", sleep, "time.sleep")
         if not 0 <= fail_rate < 1:
             raise ValueError(f"fail_rate must be in [0, 1), got {fail_rate!r}")
         self.path = str(path)
@@ -115,7 +108,7 @@ class Store:
     # -- plumbing: every query goes through _read or _write
 
     def _wait(self, delay):
-        seconds = self.delay if delay is None else _check_seconds("delay", delay)
+        seconds = self.delay if delay is None else float(check_seconds("delay", delay))
         if seconds * self.delay_scale:
             # Outside the lock: a slow query should not block the other threads' queries.
             self._sleep(seconds * self.delay_scale)

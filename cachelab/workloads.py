@@ -11,6 +11,8 @@ import os
 
 import numpy as np
 
+from ._checks import check_int
+
 __all__ = [
     "WORKLOADS",
     "load_trace",
@@ -31,18 +33,10 @@ def _rng(seed, rng):
     return rng if rng is not None else np.random.default_rng(seed)
 
 
-def _check_count(name, value, minimum=1):
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-        raise TypeError(f"{name} must be an integer >= {minimum}, got {value!r}")
-    if value < minimum:
-        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
-    return int(value)
-
-
 def uniform(n_requests, n_keys, *, seed=None, rng=None):
     """Every key equally likely."""
-    n_requests = _check_count("n_requests", n_requests, 0)
-    n_keys = _check_count("n_keys", n_keys)
+    n_requests = check_int("n_requests", n_requests, 0)
+    n_keys = check_int("n_keys", n_keys, 1)
     return _rng(seed, rng).integers(0, n_keys, size=n_requests)
 
 
@@ -52,8 +46,8 @@ def zipf(n_requests, n_keys, alpha=1.0, *, seed=None, rng=None):
     Unlike numpy's `zipf`, the key space is bounded and any alpha >= 0 works,
     including the common web-cache range alpha <= 1.
     """
-    n_requests = _check_count("n_requests", n_requests, 0)
-    n_keys = _check_count("n_keys", n_keys)
+    n_requests = check_int("n_requests", n_requests, 0)
+    n_keys = check_int("n_keys", n_keys, 1)
     if not alpha >= 0:
         raise ValueError(f"alpha must be >= 0, got {alpha!r}")
     weights = np.arange(1, n_keys + 1, dtype=np.float64) ** -float(alpha)
@@ -66,15 +60,15 @@ def zipf(n_requests, n_keys, alpha=1.0, *, seed=None, rng=None):
 
 def scan(n_requests, n_keys):
     """0, 1, 2, ... n_keys-1, then around again: every key once per pass."""
-    n_requests = _check_count("n_requests", n_requests, 0)
-    n_keys = _check_count("n_keys", n_keys)
+    n_requests = check_int("n_requests", n_requests, 0)
+    n_keys = check_int("n_keys", n_keys, 1)
     return np.arange(n_requests) % n_keys
 
 
 def loop(n_requests, cache_size, extra=1):
     """A scan over `cache_size + extra` keys: the pathological case for LRU."""
-    cache_size = _check_count("cache_size", cache_size)
-    extra = _check_count("extra", extra)
+    cache_size = check_int("cache_size", cache_size, 1)
+    extra = check_int("extra", extra, 1)
     return scan(n_requests, cache_size + extra)
 
 
@@ -86,10 +80,10 @@ def shifting_hotset(n_requests, n_keys, hot_keys=10, phases=4, hot_fraction=0.9,
     set (the next `hot_keys` keys along), and the rest of its requests
     are uniform over all keys.  A cache must forget the old hot set.
     """
-    n_requests = _check_count("n_requests", n_requests, 0)
-    n_keys = _check_count("n_keys", n_keys)
-    hot_keys = _check_count("hot_keys", hot_keys)
-    phases = _check_count("phases", phases)
+    n_requests = check_int("n_requests", n_requests, 0)
+    n_keys = check_int("n_keys", n_keys, 1)
+    hot_keys = check_int("hot_keys", hot_keys, 1)
+    phases = check_int("phases", phases, 1)
     if hot_keys > n_keys:
         raise ValueError(f"hot_keys must be <= n_keys ({n_keys}), got {hot_keys!r}")
     if not 0 <= hot_fraction <= 1:
@@ -109,11 +103,11 @@ def zipf_scan(n_requests, n_keys, alpha=1.0, scan_length=None, scan_every=None, 
     keys n_keys, n_keys+1, ... (the same cold table each time).  Defaults:
     a table of n_keys // 2 keys, scanned after every 2 * n_keys requests.
     """
-    n_requests = _check_count("n_requests", n_requests, 0)
-    n_keys = _check_count("n_keys", n_keys)
-    scan_length = _check_count("scan_length", max(n_keys // 2, 1) if scan_length is None
-                               else scan_length)
-    scan_every = _check_count("scan_every", 2 * n_keys if scan_every is None else scan_every)
+    n_requests = check_int("n_requests", n_requests, 0)
+    n_keys = check_int("n_keys", n_keys, 1)
+    scan_length = check_int("scan_length", max(n_keys // 2, 1) if scan_length is None
+                            else scan_length, 1)
+    scan_every = check_int("scan_every", 2 * n_keys if scan_every is None else scan_every, 1)
     where = np.arange(n_requests) % (scan_every + scan_length)
     scanning = where >= scan_every
     trace = np.empty(n_requests, dtype=np.int64)

@@ -47,8 +47,8 @@ def test_bad_schedule_names_the_problem(bad, words):
 
 
 @pytest.mark.parametrize("kwargs, words", [
-    ({"ttl": 0}, "ttl must be > 0"),
-    ({"ttl": 1, "gap": -1}, "gap must be > 0"),
+    ({"ttl": 0}, "ttl must be a number of seconds > 0"),
+    ({"ttl": 1, "gap": -1}, "gap must be a number of seconds > 0"),
     ({"ttl": 1, "schedule": "0 1", "sequence": "A"}, "1 keys but there are 2"),
 ])
 def test_ttl_timeline_rejects_bad_input(kwargs, words):
