@@ -469,8 +469,10 @@ def measure_pattern(name, ops, *, db_delay=0.05, ttl=30.0, gap=0.1, maxsize=20,
         lost = len(pattern.crash()) if name == "write-behind" else 0
         db = store.stats()
 
+    # Rounded to the nanosecond: the fake clock's float steps would otherwise
+    # make equal work differ in the last bits, and break ties at random.
     def mean_ms(values):
-        return 1000 * sum(values) / len(values) if values else 0.0
+        return round(1000 * sum(values) / len(values), 6) if values else 0.0
 
     return PatternResult(name, mean_ms(latencies["read"]), mean_ms(latencies["write"]),
                          db.reads, db.writes, stale, lost)
