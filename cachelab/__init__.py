@@ -5,7 +5,10 @@ The caches are drop-in replacements for cachetools' classes, with
 """
 
 from .caches import (
+    MISSING,
     Cache,
+    CacheLike,
+    ExpiringCache,
     CacheEvent,
     CacheInfo,
     FakeClock,
@@ -35,6 +38,9 @@ __version__ = "0.1.0"
 
 __all__ = [
     "Cache",
+    "CacheLike",
+    "ExpiringCache",
+    "MISSING",
     "CacheEvent",
     "CacheInfo",
     "FakeClock",

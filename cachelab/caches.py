@@ -16,6 +16,7 @@ import functools
 import random
 import time
 from collections.abc import ItemsView, MutableMapping, ValuesView
+from typing import Protocol, runtime_checkable
 
 from ._checks import check_callable, check_int, check_seconds
 
@@ -23,12 +24,15 @@ __all__ = [
     "Cache",
     "CacheEvent",
     "CacheInfo",
+    "CacheLike",
+    "ExpiringCache",
     "FIFOCache",
     "FakeClock",
     "LFUCache",
     "LRUCache",
     "RRCache",
     "TTLCache",
+    "MISSING",
     "cached",
     "hashkey",
 ]
@@ -39,7 +43,32 @@ CacheInfo.__doc__ = "Statistics shaped like functools.lru_cache's cache_info()."
 CacheEvent = collections.namedtuple("CacheEvent", "key value reason time")
 CacheEvent.__doc__ = "A key leaving the cache: reason is 'evicted' or 'expired'."
 
-_MISSING = object()  # unique object that tells a miss from a stored None
+MISSING = object()  # the one sentinel that tells a miss from a stored None, package-wide
+_MISSING = MISSING
+_NO_DEFAULT = object()  # pop() called without a default: not a miss marker, an absent argument
+
+
+@runtime_checkable
+class CacheLike(Protocol):
+    """What the patterns, `cached()` and the services need from a cache.
+
+    A plain dict, a cachetools cache, a cachelab cache and a Redis-backed
+    cache all satisfy it: `get(key, default)`, `cache[key] = value` and
+    `pop(key, default)`.
+    """
+
+    def get(self, key, default=None): ...
+
+    def __setitem__(self, key, value): ...
+
+    def pop(self, key, default=None): ...
+
+
+@runtime_checkable
+class ExpiringCache(CacheLike, Protocol):
+    """A cache that can also store one key with its own time-to-live, in seconds."""
+
+    def set(self, key, value, ttl=None): ...
 
 
 def _unhashable(key):
@@ -212,12 +241,12 @@ class Cache(MutableMapping):
 
     # MutableMapping's versions route through __getitem__, which would count
     # hits and call __missing__; these peek at the data instead.
-    def pop(self, key, default=_MISSING):
+    def pop(self, key, default=_NO_DEFAULT):
         if key in self:
             value = self._data[key]
             del self[key]
             return value
-        if default is _MISSING:
+        if default is _NO_DEFAULT:
             raise KeyError(key)
         return default
 
@@ -578,40 +607,55 @@ class _KWMARK:
 def cached(cache, key=hashkey, lock=None):
     """Memoize a function in `cache`; pass `lock=` to share it between threads.
 
-    With a lock, every cache access happens under it; the function itself
-    runs outside it, so a slow call does not block readers of other keys.
-    The wrapper has `cache`, `cache_info()` and `cache_clear()`.
+    `cache` is any `CacheLike`: a cachelab or cachetools cache, a dict, or
+    a Redis-backed cache.  With a lock, every cache access happens under
+    it; the function itself runs outside it, so a slow call does not block
+    readers of other keys.  The wrapper has `cache`, `cache_info()` and
+    `cache_clear()`; like `functools.lru_cache`, it counts its own hits and
+    misses, so two functions sharing one cache keep separate statistics.
     """
-    if not isinstance(cache, Cache):
-        raise TypeError(f"cache must be a cachelab cache, got {cache!r}")
+    if not isinstance(cache, CacheLike):
+        raise TypeError(f"cache must have get(), [key] = value and pop(), such as "
+                        f"cachelab.LRUCache(128) or a dict, got {cache!r}")
     if lock is not None and not (hasattr(lock, "__enter__") and hasattr(lock, "__exit__")):
         raise TypeError(f"lock must be a context manager such as threading.Lock(), got {lock!r}")
 
     def decorator(func):
         guard = lock if lock is not None else contextlib.nullcontext()
+        # State: hits and misses of this function alone, guarded like the cache.
+        counts = [0, 0]
 
         @functools.wraps(func)
         def wrapper(*args, **kwargs):
             k = key(*args, **kwargs)
             with guard:
                 value = cache.get(k, _MISSING)
+                counts[value is _MISSING] += 1
             if value is not _MISSING:
                 return value
             value = func(*args, **kwargs)
             with guard:
                 try:
-                    # Another thread may have stored it meanwhile; keep theirs.
-                    return cache.setdefault(k, value)
+                    if hasattr(cache, "setdefault"):
+                        # Another thread may have stored it meanwhile; keep theirs.
+                        return cache.setdefault(k, value)
+                    cache[k] = value
                 except ValueError:
-                    return value  # too large to cache
+                    pass  # too large to cache
+            return value
 
         def cache_clear():
             with guard:
                 cache.clear()
+                counts[:] = [0, 0]
 
         def cache_info():
             with guard:
-                return cache.cache_info()
+                maxsize = getattr(cache, "maxsize", None)
+                currsize = getattr(cache, "currsize", None)
+                if currsize is None and hasattr(cache, "__len__"):
+                    currsize = len(cache)
+                return CacheInfo(counts[0], counts[1], maxsize, currsize)
 
         wrapper.cache = cache
         wrapper.cache_info = cache_info

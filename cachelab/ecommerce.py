@@ -13,8 +13,8 @@ import collections
 import functools
 import time
 
-from ._checks import check_seconds
-from .caches import TTLCache
+from ._checks import check_callable, check_seconds
+from .caches import MISSING as _MISSING, CacheLike, TTLCache
 from .patterns import WriteAround, WriteBehind, WriteThrough, cache_aside, invalidate
 from .store import NotFoundError, Store
 
@@ -29,7 +29,6 @@ __all__ = [
     "run_write_patterns",
 ]
 
-_MISSING = object()  # unique object that tells a miss from a stored None
 _SHIPPING_MULTIPLIER = {"standard": 1.0, "express": 2.0, "overnight": 3.5}
 
 
@@ -53,8 +52,8 @@ class _SkippableClock:
 class _Announced:
     """A cache that reports each use the way the guide's listing prints it."""
 
-    def __init__(self, cache, log):
-        self.cache, self.log = cache, log
+    def __init__(self, cache, ttl, log):
+        self.cache, self.ttl, self.log = cache, ttl, log
 
     def get(self, key, default=None):
         value = self.cache.get(key, _MISSING)
@@ -63,7 +62,7 @@ class _Announced:
 
     def __setitem__(self, key, value):
         self.cache[key] = value
-        self.log(f" Cache SET: {key} (TTL: {self.cache.ttl:g}s)")
+        self.log(f" Cache SET: {key} (TTL: {self.ttl:g}s)")
 
     def pop(self, key, default=None):
         value = self.cache.pop(key, _MISSING)
@@ -97,10 +96,17 @@ calculate_shipping_cost = make_shipping_calculator()
 
 
 class ECommerceService:
-    """The guide's e-commerce service, each kind of data cached with its own pattern and TTL."""
+    """The guide's e-commerce service, each kind of data cached with its own pattern and TTL.
+
+    `cache` chooses the cache behind every kind of data: a factory
+    `cache(kind, ttl) -> CacheLike`, called once per kind ("product",
+    "user", "orders", "session", "price", "event").  By default each kind
+    gets an in-process `TTLCache(maxsize, ttl)` on the service's clock; a
+    Redis-backed cache under a per-kind prefix works the same way.
+    """
 
     def __init__(self, db_delay=0.1, cache_ttl=60, *, clock=None, log=print, seed=0,
-                 maxsize=1000, events_batch=10):
+                 maxsize=1000, events_batch=10, cache=None):
         self.db_delay = float(check_seconds("db_delay", db_delay))
         self.cache_ttl = check_seconds("cache_ttl", cache_ttl, positive=True)
         if clock is None:
@@ -115,8 +121,16 @@ class ECommerceService:
         ttls = {"product": cache_ttl, "user": max(30, cache_ttl - 30),
                 "orders": max(20, cache_ttl - 40), "session": cache_ttl,
                 "price": cache_ttl, "event": cache_ttl}
-        self.caches = {kind: TTLCache(maxsize, ttl, timer=self.clock) for kind, ttl in ttls.items()}
-        self._views = {kind: _Announced(cache, self.log) for kind, cache in self.caches.items()}
+        if cache is None:
+            def cache(kind, ttl):
+                return TTLCache(maxsize, ttl, timer=self.clock)
+        check_callable("cache", cache, "lambda kind, ttl: TTLCache(1000, ttl)")
+        self.caches = {kind: cache(kind, ttl) for kind, ttl in ttls.items()}
+        for kind, made in self.caches.items():
+            if not isinstance(made, CacheLike):
+                raise TypeError(f"cache({kind!r}, ttl) must return a cache with get(), "
+                                f"[key] = value and pop(), got {made!r}")
+        self._views = {kind: _Announced(self.caches[kind], ttl, self.log) for kind, ttl in ttls.items()}
         self.sessions = WriteThrough(self._views["session"], self._load_session, self._save_session)
         self.prices = WriteAround(self._views["price"], self._load_price, self._save_price)
         # Events are too many to announce one by one; only their batches are logged.
@@ -220,7 +234,7 @@ class ECommerceService:
 
     def get_stats(self):
         """Return the guide's statistics over all the caches: hits, misses, hit_rate, total_keys."""
-        infos = [cache.cache_info() for cache in self.caches.values()]
+        infos = [cache.cache_info() for cache in self.caches.values() if hasattr(cache, "cache_info")]
         hits, misses = sum(i.hits for i in infos), sum(i.misses for i in infos)
         total = hits + misses
         return {"hits": hits, "misses": misses,

@@ -11,7 +11,7 @@ import re
 from numbers import Real
 
 from . import workloads
-from .caches import FakeClock, RRCache, TTLCache
+from .caches import MISSING, FakeClock, RRCache, TTLCache
 from ._checks import check_int, check_seconds
 from .policies import policy_class
 from .simulation import Step, lru_hit_curve, policy_walk, replay
@@ -62,7 +62,6 @@ PATTERNS = ("uniform", "scan", "loop", "zipf")
 # A key is a word: letters, digits, '_' or '-'.  Anything else is a typo.
 _KEY = re.compile(r"^[\w-]+$")
 _SEPARATORS = re.compile(r"[\s,]+")
-_MISS = object()  # tells a miss from any stored value
 
 
 # -- input checks at the boundary -----------------------------------------
@@ -138,7 +137,7 @@ def ttl_timeline(ttl, gap=1.0, *, n_requests=8, schedule=None, sequence=None, cl
     for number, (at, key) in enumerate(zip(times, keys), 1):
         clock.tick(start + at - clock())
         expired.clear()
-        hit = cache.get(key, _MISS) is not _MISS
+        hit = cache.get(key, MISSING) is not MISSING
         if not hit:
             cache[key] = key
             lifetimes.append(Lifetime(key, clock(), cache.snapshot()["expires"][key]))

@@ -3,7 +3,7 @@
 Each pattern talks to its cache only through the mapping interface:
 `cache.get(key, default)`, `cache[key] = value` and `cache.pop(key, None)`.
 So a cachelab cache, a cachetools cache, a dict or a Redis-backed mapping
-all work.  The database side is a pair of plain functions, `load(key)` and
+all work (see `cachelab.caches.CacheLike`).  The database side is a pair of plain functions, `load(key)` and
 `save(key, value)` (or `save_many(pairs)` for write-behind).
 
 A miss is told from a stored None by a private sentinel, so cached falsy
@@ -19,12 +19,11 @@ import time
 import weakref
 
 from ._checks import check_callable, check_int, check_seconds
+from .caches import MISSING as _MISSING
 
 __all__ = [
     "CacheAside",
     "ClosedError",
-    "PATTERNS",
-    "PatternResult",
     "QueueFullError",
     "ReadThrough",
     "WriteAround",
@@ -32,14 +31,9 @@ __all__ = [
     "WriteBehindStats",
     "WriteThrough",
     "cache_aside",
-    "compare_patterns",
-    "format_results",
     "invalidate",
-    "make_workload",
-    "measure_pattern",
 ]
 
-_MISSING = object()  # unique object that tells a miss from a stored None
 
 WriteBehindStats = collections.namedtuple(
     "WriteBehindStats", "queued flushed retried unflushed batches lost")
@@ -385,108 +379,3 @@ class WriteBehind(_Pattern):
                 # The batch stays queued; wait a while, then try again.
                 with self._cond:
                     self._cond.wait(self.max_backoff)
-
-
-# -- measuring the patterns (notebook 07) -------------------------------------
-
-PATTERNS = ("no cache", "cache-aside", "write-through", "write-behind", "write-around")
-
-PatternResult = collections.namedtuple(
-    "PatternResult", "pattern read_ms write_ms db_reads db_writes stale_reads lost_writes")
-PatternResult.__doc__ = (
-    "One workload through one pattern: mean simulated latency per read and per write, "
-    "database queries, reads older than the database, and writes lost in a crash at the end.")
-
-
-def make_workload(n_ops, read_fraction, *, n_keys=50, alpha=1.0, seed=0):
-    """Return a seeded list of ("read" | "write", key) operations over Zipf-popular keys."""
-    import numpy as np
-
-    from .workloads import zipf
-
-    if not 0 <= read_fraction <= 1:
-        raise ValueError(f"read_fraction must be between 0 and 1, got {read_fraction!r}")
-    rng = np.random.default_rng(seed)
-    keys = zipf(n_ops, n_keys, alpha, rng=rng).tolist()
-    reads = (rng.random(n_ops) < read_fraction).tolist()
-    return [("read" if r else "write", f"k{key}") for r, key in zip(reads, keys)]
-
-
-def _build(name, cache, store, clock, batch_size, flush_interval):
-    if name == "no cache":
-        return CacheAside(_Forgetful(), store.get, store.put)
-    if name == "cache-aside":
-        return CacheAside(cache, store.get, store.put)
-    if name == "write-through":
-        return WriteThrough(cache, store.get, store.put)
-    if name == "write-around":
-        return WriteAround(cache, store.get, store.put)
-    if name == "write-behind":
-        return WriteBehind(cache, store.get, store.put_many, batch_size=batch_size,
-                           flush_interval=flush_interval, background=False, clock=clock,
-                           sleep=clock.tick)
-    raise ValueError(f"pattern must be one of {PATTERNS}, got {name!r}")
-
-
-class _Forgetful(dict):
-    """The "no cache" baseline: stores nothing, so every read goes to the database."""
-
-    def __setitem__(self, key, value):
-        pass
-
-
-def measure_pattern(name, ops, *, db_delay=0.05, ttl=30.0, gap=0.1, maxsize=20,
-                    batch_size=20, flush_interval=2.0):
-    """Run `ops` through one pattern in simulated time and return a PatternResult.
-
-    A FakeClock stands in for time: each database query costs `db_delay`,
-    a cache lookup costs nothing, and `gap` seconds pass between requests.
-    The write-behind flusher runs between requests, off the clock of the
-    request that triggered it.  Written values count up, so a read is stale
-    when it returns less than the database holds.
-    """
-    from .caches import FakeClock, TTLCache
-    from .store import Store
-
-    clock = FakeClock()
-    cache = TTLCache(maxsize, ttl, timer=clock)
-    latencies = {"read": [], "write": []}
-    stale = 0
-    with Store(delay=db_delay, sleep=clock.tick) as store:
-        store.put_many([(key, 0) for key in sorted({key for _, key in ops})])
-        store.reset_stats()
-        pattern = _build(name, cache, store, clock, batch_size, flush_interval)
-        for version, (op, key) in enumerate(ops, start=1):
-            start = clock()
-            if op == "read":
-                stale += pattern.read(key) < store.peek(key)
-            else:
-                pattern.write(key, version)
-            latencies[op].append(clock() - start)
-            if name == "write-behind":
-                pattern.pump()
-            clock.tick(gap)
-        lost = len(pattern.crash()) if name == "write-behind" else 0
-        db = store.stats()
-
-    # Rounded to the nanosecond: the fake clock's float steps would otherwise
-    # make equal work differ in the last bits, and break ties at random.
-    def mean_ms(values):
-        return round(1000 * sum(values) / len(values), 6) if values else 0.0
-
-    return PatternResult(name, mean_ms(latencies["read"]), mean_ms(latencies["write"]),
-                         db.reads, db.writes, stale, lost)
-
-
-def compare_patterns(ops, patterns=PATTERNS, **kwargs):
-    """Return one PatternResult per pattern, all over the same operations."""
-    return [measure_pattern(name, ops, **kwargs) for name in patterns]
-
-
-def format_results(results):
-    """Return PatternResults as a plain-text table."""
-    lines = [f"{'pattern':14} {'read ms':>8} {'write ms':>9} {'DB reads':>9} {'DB writes':>10} "
-             f"{'stale reads':>12} {'lost writes':>12}"]
-    lines += [f"{r.pattern:14} {r.read_ms:8.1f} {r.write_ms:9.1f} {r.db_reads:9d} {r.db_writes:10d} "
-              f"{r.stale_reads:12d} {r.lost_writes:12d}" for r in results]
-    return "\n".join(lines)

@@ -10,6 +10,7 @@ import collections
 import numpy as np
 
 from ._checks import check_int
+from .caches import MISSING
 from .policies import opt_hits, policy_class
 from .workloads import _as_keys, _reuses
 
@@ -72,7 +73,7 @@ def replay(cache, trace, *, progress=None):
     bar = _progress(len(keys), progress, type(cache).__name__)
     hits = 0
     get = cache.get
-    missing = object()
+    missing = MISSING
     for start in range(0, len(keys), _CHUNK):
         for key in keys[start:start + _CHUNK]:
             if get(key, missing) is missing:
@@ -268,7 +269,6 @@ Step.rows = property(lambda self: state_rows(self.snapshot),
 Step.__doc__ = ("One request of a walk: its 1-based number, the key, hit or miss, "
                 "the key evicted (or None), and the cache's snapshot() after it.")
 
-_ABSENT = object()  # tells a miss from any stored value
 
 
 def policy_walk(policy, keys, size):
@@ -279,7 +279,7 @@ def policy_walk(policy, keys, size):
     walk = []
     for number, key in enumerate(keys, 1):
         evicted.clear()
-        hit = cache.get(key, _ABSENT) is not _ABSENT  # a read: moves LRU's key, counts LFU's use
+        hit = cache.get(key, MISSING) is not MISSING  # a read: moves LRU's key, counts LFU's use
         if not hit:
             cache[key] = key
         walk.append(Step(number, key, hit, evicted[0] if evicted else None, cache.snapshot()))

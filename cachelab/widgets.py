@@ -187,7 +187,8 @@ def ecommerce_widget(db_delay=0.1, cache_ttl=60, product_id=1, user_id=101, *, c
 
 def patterns_widget(read_fraction=0.9, db_delay=0.05, ttl=30, *, n_ops=2000, seed=0):
     """Sliders for the read share, database delay and TTL; compares every pattern in simulated time."""
-    from .patterns import compare_patterns, format_results, make_workload
+    from .measure import compare_patterns, format_results
+    from .workloads import read_write_workload
     from .plots import plot_pattern_results
 
     share = w.FloatSlider(value=read_fraction, min=0.0, max=1.0, step=0.1, description="reads",
@@ -197,7 +198,7 @@ def patterns_widget(read_fraction=0.9, db_delay=0.05, ttl=30, *, n_ops=2000, see
     ttl_slider = w.IntSlider(value=ttl, min=1, max=120, description="ttl", continuous_update=False)
 
     def run(read_fraction, db_delay, ttl):
-        results = compare_patterns(make_workload(n_ops, read_fraction, seed=seed),
+        results = compare_patterns(read_write_workload(n_ops, read_fraction, seed=seed),
                                    db_delay=db_delay, ttl=ttl)
         print(format_results(results))
         _show(plot_pattern_results(results)[0])

@@ -18,6 +18,7 @@ __all__ = [
     "load_trace",
     "loop",
     "make_trace",
+    "read_write_workload",
     "scan",
     "shifting_hotset",
     "uniform",
@@ -230,3 +231,14 @@ def make_trace(workload, n_requests, n_keys, alpha=1.0, *, seed=0):
     if workload == "hotset":
         return shifting_hotset(n_requests, n_keys, hot_keys=max(n_keys // 20, 1), seed=seed)
     raise ValueError(f"workload must be one of {', '.join(WORKLOADS)}, got {workload!r}")
+
+
+def read_write_workload(n_ops, read_fraction, *, n_keys=50, alpha=1.0, seed=0):
+    """Return a seeded list of ("read" | "write", key) operations over Zipf-popular keys."""
+    if isinstance(read_fraction, bool) or not isinstance(read_fraction, (int, float)) \
+            or not 0 <= read_fraction <= 1:
+        raise ValueError(f"read_fraction must be a number between 0 and 1, got {read_fraction!r}")
+    rng = np.random.default_rng(seed)
+    keys = zipf(n_ops, n_keys, alpha, rng=rng).tolist()
+    reads = (rng.random(n_ops) < read_fraction).tolist()
+    return [("read" if r else "write", f"k{key}") for r, key in zip(reads, keys)]

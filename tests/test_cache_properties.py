@@ -234,6 +234,47 @@ def test_cached_memoizes_and_clears():
 
 def test_cached_rejects_bad_arguments():
     with pytest.raises(TypeError, match="cache"):
-        cached({})
+        cached([])
+    with pytest.raises(TypeError, match="cache"):
+        cached(None)
     with pytest.raises(TypeError, match="lock"):
         cached(LRUCache(2), lock=object())
+
+
+@pytest.mark.parametrize("make", [dict, lambda: LRUCache(16), lambda: __import__("cachetools").LRUCache(16)],
+                         ids=["dict", "cachelab", "cachetools"])
+def test_cached_over_any_cache_keeps_its_own_counts(make):
+    """Two functions sharing one cache keep separate statistics, as lru_cache's do."""
+    cache = make()
+
+    @cached(cache, key=lambda x: ("sq", x))
+    def square(x):
+        return x * x
+
+    @cached(cache, key=lambda x: ("cube", x))
+    def cube(x):
+        return x ** 3
+
+    assert [square(2), square(2), square(3)] == [4, 4, 9]
+    assert cube(2) == 8
+    assert square.cache_info()[:2] == (1, 2)
+    assert cube.cache_info()[:2] == (0, 1)
+    assert square.cache_info().currsize == 3  # one cache, both functions' keys
+
+
+@pytest.mark.parametrize("make", [dict, lambda: LRUCache(16), lambda: __import__("cachetools").LRUCache(16)],
+                         ids=["dict", "cachelab", "cachetools"])
+def test_caches_satisfy_the_protocol(make):
+    from cachelab import CacheLike, CacheAside
+
+    cache = make()
+    assert isinstance(cache, CacheLike)
+    aside = CacheAside(cache, load=lambda key: key.upper())
+    assert aside.read("a") == "A" and cache.get("a") == "A"
+    assert aside.invalidate("a") == 1 and cache.get("a", None) is None
+
+
+def test_protocol_refuses_what_is_not_a_cache():
+    from cachelab import CacheLike
+
+    assert not isinstance([], CacheLike) and not isinstance(None, CacheLike)

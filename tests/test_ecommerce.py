@@ -2,12 +2,16 @@
 
 import pytest
 
+import cachelab
+
 from cachelab import FakeClock
 from cachelab.ecommerce import (
     SCENARIOS, ECommerceService, make_shipping_calculator, run_performance_test, run_scenario,
     run_write_patterns,
 )
-from cachelab.patterns import ClosedError, compare_patterns, make_workload
+from cachelab.measure import compare_patterns
+from cachelab.patterns import ClosedError
+from cachelab.workloads import read_write_workload
 from cachelab.store import NotFoundError
 
 
@@ -149,8 +153,8 @@ def test_write_patterns_report_exactly_the_crash_loss():
 
 
 def test_measured_patterns_agree_with_the_guide():
-    write_heavy = {r.pattern: r for r in compare_patterns(make_workload(600, 0.2, seed=1))}
-    read_heavy = {r.pattern: r for r in compare_patterns(make_workload(600, 0.9, seed=1))}
+    write_heavy = {r.pattern: r for r in compare_patterns(read_write_workload(600, 0.2, seed=1))}
+    read_heavy = {r.pattern: r for r in compare_patterns(read_write_workload(600, 0.9, seed=1))}
     behind = write_heavy["write-behind"]
     assert behind.write_ms == 0 and behind.db_writes < write_heavy["write-through"].db_writes / 3
     assert read_heavy["cache-aside"].read_ms < read_heavy["no cache"].read_ms / 2
@@ -174,3 +178,25 @@ def test_widgets_rest_on_the_pure_functions():
     assert [r.pattern for r in patterns.result][0] == "no cache"
     controls(patterns)["reads"].value = 0.0
     assert all(r.read_ms == 0 and r.stale_reads == 0 for r in patterns.result)
+
+
+def test_service_runs_over_the_cache_it_is_given():
+    """The service builds no cache of its own when given a factory: one cache per kind of data."""
+    made = {}
+
+    def factory(kind, ttl):
+        made[kind] = (cachelab.LRUCache(100), ttl)
+        return made[kind][0]
+
+    with ECommerceService(db_delay=0.01, cache_ttl=60, clock=cachelab.FakeClock(), log=None,
+                          cache=factory) as service:
+        service.get_product(1)
+        service.get_product(1)
+        assert set(made) == {"product", "user", "orders", "session", "price", "event"}
+        assert made["product"][0].cache_info().hits == 1 and made["user"][1] == 30
+        assert service.get_stats()["hits"] == 1
+
+
+def test_service_refuses_a_factory_that_makes_no_cache():
+    with pytest.raises(TypeError, match="cache"):
+        ECommerceService(clock=cachelab.FakeClock(), log=None, cache=lambda kind, ttl: 42)
