@@ -15,6 +15,7 @@ import contextlib
 import functools
 import random
 import time
+import types
 from collections.abc import ItemsView, MutableMapping, ValuesView
 from typing import Protocol, runtime_checkable
 
@@ -31,6 +32,7 @@ __all__ = [
     "LFUCache",
     "LRUCache",
     "RRCache",
+    "Row",
     "TTLCache",
     "MISSING",
     "cached",
@@ -42,6 +44,13 @@ CacheInfo.__doc__ = "Statistics shaped like functools.lru_cache's cache_info()."
 
 CacheEvent = collections.namedtuple("CacheEvent", "key value reason time")
 CacheEvent.__doc__ = "A key leaving the cache: reason is 'evicted' or 'expired'."
+
+Row = collections.namedtuple("Row", "label keys spared hand ghost notes",
+                             defaults=(frozenset(), None, False, types.MappingProxyType({})))
+Row.__doc__ = ("One row of a cache's state, as describe() returns it: a label and its keys, next "
+               "to go first; the keys a policy will spare (a bit, a visit, a read), the key under "
+               "its hand, whether the row holds ghosts (names only), and a short note per key "
+               "(a count, an expiry time).  Every view draws these rows without knowing the policy.")
 
 MISSING = object()  # the one sentinel that tells a miss from a stored None, package-wide
 _MISSING = MISSING
@@ -312,6 +321,10 @@ class Cache(MutableMapping):
         """Return the keys in eviction order, first to go first."""
         return {"order": list(self._data)}
 
+    def describe(self):
+        """Return the state as a tuple of Rows to draw; a policy with more state overrides it."""
+        return (Row("cache", list(self._data)),)
+
     # Listeners are often lambdas or widgets, which do not pickle.
     def __getstate__(self):
         state = self.__dict__.copy()
@@ -440,6 +453,10 @@ class LFUCache(Cache):
     def snapshot(self):
         """Return the frequency buckets, lowest count (next to go) first."""
         return {"buckets": {c: list(self._buckets[c]) for c in sorted(self._buckets)}}
+
+    def describe(self):
+        """One row per use count, lowest (next to go) first, each oldest first."""
+        return tuple(Row(f"{c}x", list(self._buckets[c])) for c in sorted(self._buckets))
 
 
 class RRCache(Cache):
@@ -591,6 +608,12 @@ class TTLCache(LRUCache):
         """Return the LRU order and each key's expiry time."""
         self.expire()
         return {"order": list(self._data), "expires": dict(self._expires)}
+
+    def describe(self):
+        """One row in LRU order, each key noted with the time its TTL runs out."""
+        self.expire()
+        return (Row("cache", list(self._data),
+                    notes={key: f"until {when:g}" for key, when in self._expires.items()}),)
 
 
 def hashkey(*args, **kwargs):
