@@ -32,6 +32,7 @@ from .patterns import (
     invalidate,
 )
 from .policies import ARCCache, ClockCache, S3FIFOCache, SieveCache, opt_hits
+from .redis_cache import RedisCache, TwoLevelCache  # redis itself is imported on first use
 from .store import Store
 
 __version__ = "0.1.0"
@@ -68,6 +69,9 @@ __all__ = [
     "S3FIFOCache",
     "SieveCache",
     "opt_hits",
+    # a shared cache in Redis (Valkey), and an in-process cache in front of it
+    "RedisCache",
+    "TwoLevelCache",
     # the guide's four experiments, as data
     "hit_rate",
     "hit_rate_table",

@@ -15,3 +15,36 @@ from hypothesis import settings  # noqa: E402
 settings.register_profile("ci", derandomize=True)
 if os.environ.get("CI"):
     settings.load_profile("ci")
+
+
+# -- Redis: one embedded Valkey server for the session (or CACHELAB_REDIS_URL's), a fresh
+# key prefix for every cache a test makes, and each test's keys deleted after it.
+# A test that stops or restarts its server starts its own: redis_server(embedded=True).
+import uuid  # noqa: E402
+
+import pytest  # noqa: E402
+
+
+@pytest.fixture(scope="session")
+def redis_url():
+    from cachelab.servers import redis_server
+
+    with redis_server() as server:
+        yield server.url
+
+
+@pytest.fixture
+def make_redis_cache(redis_url):
+    """make_redis_cache(**options) -> a RedisCache under a prefix no other cache uses."""
+    from cachelab.redis_cache import RedisCache
+
+    made = []
+
+    def make(**options):
+        options.setdefault("prefix", f"test:{uuid.uuid4().hex[:12]}:")
+        made.append(RedisCache(redis_url, **options))
+        return made[-1]
+
+    yield make
+    for cache in made:
+        cache.clear()

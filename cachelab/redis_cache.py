@@ -1,0 +1,577 @@
+"""A cache in a Redis (Valkey) server, shared by every process that uses it.
+
+`RedisCache` satisfies `cachelab.caches.CacheLike` and `ExpiringCache`, so
+the patterns, `cached()` and `ECommerceService` run over it unchanged::
+
+    from cachelab.servers import redis_server
+    from cachelab.redis_cache import RedisCache
+
+    with redis_server() as server:          # embedded Valkey, or CACHELAB_REDIS_URL
+        cache = RedisCache(server.url, prefix="shop:product:", ttl=60)
+        cache["product:1"] = {"id": 1, "price": 999}
+        cache.get("product:1")              # {'id': 1, 'price': 999}, a hit
+        cache.cache_info()                  # CacheInfo(hits=1, misses=0, maxsize=None, currsize=1)
+
+What it does, and the choices behind it:
+
+* **Encoding.** Values go through a codec, `JSON` by default: what comes
+  back is equal to what went in, or `set` raises `TypeError` naming the key
+  and what to change (a set, a tuple, a datetime, a dict with non-str keys).
+  `PICKLE` exists only for the pitfalls notebook and must be asked for:
+  unpickling runs code chosen by whoever can write to the server.  A value
+  the codec cannot decode (foreign or planted data) is a miss, never run.
+* **Keys and expiry.** Every key lives under `prefix`; `clear()` deletes
+  that prefix only (`SCAN` + `UNLINK`), never `FLUSHALL`.  `set(key, value,
+  ttl)` is one `SET ... PX`; `ttl=None` uses the cache's default `ttl`, and
+  a cache without one keeps keys until Redis evicts them.  Non-str keys
+  (ints, tuples from `hashkey`) are stored as `~` + their repr.
+* **Statistics.** `cache_info()` is `CacheInfo(hits, misses, maxsize=None,
+  currsize)` like the other caches; `stats()` adds skipped writes, errors
+  and outages.  `get_many()` is one `MGET`, `set_many()` one pipeline.
+* **Failing open.** The cache is an optimisation, so its server going down
+  must not take the application with it.  A client made from a URL waits at
+  most `timeout` (50 ms) per request and does not retry.  A failed read is a
+  miss (the caller loads from the database); a failed write is skipped and
+  counted (the database write has already happened in every pattern).  A
+  circuit breaker then stops calling the server for `backoff` seconds,
+  doubling up to `max_backoff` while it stays down; the outage is logged
+  once on the "cachelab.redis" logger, and its end once.  Keys whose write
+  or delete was skipped are deleted when the server comes back, so a
+  network blip cannot leave a stale copy behind.
+* **Bad configuration.** A malformed URL raises `ValueError` at once.  A
+  server that refuses connections or a wrong password is an outage: the
+  cache fails open and the log line says why; call `ping()` to fail fast.
+
+A `RedisCluster` client works too (`RedisCache(cluster_client)`); give it
+short timeouts and few retries (see `cachelab.servers.cluster_client`).
+"""
+
+import ast
+import collections
+import json
+import logging
+import pickle
+import threading
+import time
+
+from ._checks import check_callable, check_seconds
+from .caches import MISSING, CacheInfo
+
+__all__ = [
+    "Codec",
+    "JSON",
+    "PICKLE",
+    "RedisCache",
+    "RedisStats",
+    "TwoLevelCache",
+]
+
+log = logging.getLogger("cachelab.redis")
+
+Codec = collections.namedtuple("Codec", "name dumps loads")
+Codec.__doc__ = "How values become bytes and back: dumps(value) -> bytes, loads(bytes) -> value."
+
+RedisStats = collections.namedtuple(
+    "RedisStats", "hits misses writes skipped_writes errors outages")
+RedisStats.__doc__ = (
+    "A Redis cache's counts: reads that hit and missed (misses include reads the outage "
+    "turned away), writes stored and skipped, failed requests, and outages begun.")
+
+
+def _json_dumps(value):
+    try:
+        data = json.dumps(value, separators=(",", ":"), allow_nan=False)
+    except (TypeError, ValueError) as error:
+        raise TypeError(f"{error}; store str, int, float, bool, None, lists and dicts with str keys, "
+                        "e.g. list(a_set) or a_datetime.isoformat()") from None
+    # JSON quietly turns tuples into lists and dict keys into strings; a hit
+    # must return what a miss returned, so refuse what would come back different.
+    if json.loads(data) != value:
+        raise TypeError(f"{type(value).__name__} value would come back different from JSON "
+                        "(tuples become lists, dict keys become str); store lists and "
+                        "str-keyed dicts instead")
+    return data.encode()
+
+
+JSON = Codec("json", _json_dumps, json.loads)  # the default: data only, nothing runs on a read
+
+# Only for showing why not: pickle.loads runs whatever the payload says.
+PICKLE = Codec("pickle", lambda value: pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL),
+               pickle.loads)
+
+_DOWN = ()  # the errors that mean "the server is unreachable", filled in on first use
+
+
+def _down_errors():
+    global _DOWN
+    if not _DOWN:
+        import redis.exceptions as e
+
+        _DOWN = (e.ConnectionError, e.TimeoutError, e.ClusterDownError, e.ClusterError,
+                 e.SlotNotCoveredError, e.MaxConnectionsError, OSError)
+    return _DOWN
+
+
+def _client_from_url(url, timeout):
+    import redis
+    from redis.backoff import NoBackoff
+    from redis.retry import Retry
+
+    try:
+        return redis.Redis.from_url(url, socket_timeout=timeout, socket_connect_timeout=timeout,
+                                    retry=Retry(NoBackoff(), 0), health_check_interval=0)
+    except ValueError as error:
+        raise ValueError(f"url {url!r} is not a Redis URL ({error}); expected e.g. "
+                         "redis://127.0.0.1:6379/0 or redis://:password@host:port/0") from None
+
+
+class _Breaker:
+    """A circuit breaker for one server: shut while it answers, open for a back-off after a failure."""
+
+    # State:
+    #   node        the cluster node's name, or None for a single server
+    #   open_until  clock time before which nothing is sent, or None while the server answers
+    #   failures    consecutive failures; the back-off doubles with each
+    #   dirty       Redis keys whose write or delete was skipped: deleted on recovery
+    def __init__(self, node):
+        self.node, self.open_until, self.failures, self.dirty = node, None, 0, set()
+
+
+class RedisCache:
+    """A cache of JSON values in Redis under one key prefix, failing open when Redis is down."""
+
+    # State:
+    #   client          a redis-py Redis or RedisCluster client
+    #   prefix          every key this cache writes starts with it
+    #   ttl             default time-to-live in seconds, or None
+    #   codec           Codec turning values into bytes and back
+    #   _hits, _misses, _writes, _skipped, _errors, _outages   the counts of stats()
+    #   _breakers       node name (None for a single server) -> _Breaker
+    #   _lock           guards the breakers
+    MAX_DIRTY = 10_000  # more skipped keys than this: clear the whole prefix on recovery
+
+    def __init__(self, client, *, prefix="cachelab:", ttl=None, codec=JSON, timeout=0.05,
+                 backoff=0.5, max_backoff=30.0, clock=time.monotonic):
+        if isinstance(client, str):
+            check_seconds("timeout", timeout, positive=True)
+            client = _client_from_url(client, timeout)
+        elif not callable(getattr(client, "execute_command", None)):
+            raise TypeError(f"client must be a redis-py client (redis.Redis, RedisCluster) or a "
+                            f"redis:// URL, got {client!r}")
+        if not isinstance(prefix, str) or not prefix:
+            raise TypeError(f"prefix must be a non-empty str such as 'myapp:', got {prefix!r}")
+        if ttl is not None:
+            check_seconds("ttl", ttl, positive=True)
+        if not isinstance(codec, Codec):
+            raise TypeError(f"codec must be a cachelab.redis_cache.Codec such as JSON, got {codec!r}")
+        self.client, self.prefix, self.ttl, self.codec = client, prefix, ttl, codec
+        self.backoff = check_seconds("backoff", backoff)
+        self.max_backoff = check_seconds("max_backoff", max_backoff)
+        self.clock = check_callable("clock", clock, "time.monotonic")
+        self._cluster = hasattr(client, "get_nodes")
+        self._hits = self._misses = self._writes = self._skipped = self._errors = self._outages = 0
+        self._breakers = {None: _Breaker(None)}
+        self._lock = threading.Lock()
+
+    # -- keys
+
+    def _name(self, key):
+        """The Redis key for a cache key: prefix + str key, or prefix + '~' + repr for others."""
+        if type(key) is str and not key.startswith("~"):
+            return self.prefix + key
+        try:
+            hash(key)
+        except TypeError:
+            raise TypeError(f"key {key!r} is unhashable ({type(key).__name__}); cache keys must "
+                            "be hashable, e.g. a tuple instead of a list") from None
+        return f"{self.prefix}~{key!r}"
+
+    def _key(self, name):
+        """The cache key back from a Redis key (non-str keys whose repr is a literal round-trip)."""
+        rest = name.decode()[len(self.prefix):] if isinstance(name, bytes) else name[len(self.prefix):]
+        if rest.startswith("~"):
+            try:
+                return ast.literal_eval(rest[1:])
+            except (ValueError, SyntaxError):
+                return rest[1:]
+        return rest
+
+    def _ttl_ms(self, ttl):
+        ttl = self.ttl if ttl is None else check_seconds("ttl", ttl, positive=True)
+        return None if ttl is None else max(1, round(ttl * 1000))
+
+    # -- the circuit breaker: one for a server, one per node of a cluster
+
+    def _breaker(self, name):
+        """The breaker guarding the server that holds the Redis key `name`."""
+        if not self._cluster:
+            return self._breakers[None]
+        try:
+            node = self.client.nodes_manager.get_node_from_slot(self.client.keyslot(name)).name
+        except Exception:  # slots not known yet: the cluster as a whole
+            node = None
+        with self._lock:
+            return self._breakers.setdefault(node, _Breaker(node))
+
+    def _call(self, breaker, func, *args, **kwargs):
+        """Run one request; return MISSING when its server is (or just went) down."""
+        if breaker.open_until is not None and not self._probe(breaker):
+            return MISSING
+        try:
+            return func(*args, **kwargs)
+        except _down_errors() as error:
+            self._trip(breaker, error)
+        except Exception as error:
+            import redis
+
+            if not isinstance(error, redis.RedisError):
+                raise
+            self._errors += 1  # e.g. OOM under maxmemory-policy noeviction: skip, keep going
+            log.debug("cachelab.redis: %s failed: %s", self.prefix, error)
+        return MISSING
+
+    def _trip(self, breaker, error):
+        with self._lock:
+            self._errors += 1
+            breaker.failures += 1
+            wait = min(self.backoff * 2 ** (breaker.failures - 1), self.max_backoff)
+            first = breaker.open_until is None
+            breaker.open_until = self.clock() + wait
+            if first:
+                self._outages += 1
+        if first:
+            where = f" node {breaker.node}" if breaker.node else ""
+            log.warning("cachelab.redis: cache %r%s unreachable (%s: %s); failing open: reads go "
+                        "to the database and cache writes are skipped; retrying in %.3g s",
+                        self.prefix, where, type(error).__name__, error, wait)
+
+    def _probe(self, breaker):
+        """The back-off has passed: drop the keys skipped meanwhile, then let requests through."""
+        with self._lock:
+            if self.clock() < breaker.open_until:
+                return False
+            dirty, breaker.dirty = breaker.dirty, set()
+        try:
+            client = self._client_for(breaker)
+            if len(dirty) > self.MAX_DIRTY:
+                self._clear_prefix(client)
+            elif dirty:
+                self._unlink(list(dirty))
+            else:
+                client.ping()
+        except _down_errors() as error:
+            with self._lock:
+                breaker.dirty |= dirty
+            self._trip(breaker, error)
+            return False
+        with self._lock:
+            breaker.open_until, breaker.failures = None, 0
+        log.warning("cachelab.redis: cache %r reachable again; %d skipped keys dropped",
+                    self.prefix, len(dirty))
+        return True
+
+    def _client_for(self, breaker):
+        if breaker.node is None:
+            return self.client
+        return self.client.get_redis_connection(self.client.get_node(node_name=breaker.node))
+
+    def _skip(self, breaker, *names):
+        with self._lock:
+            self._skipped += 1
+            breaker.dirty.update(names)
+
+    @property
+    def available(self):
+        """False while a breaker is open (a server was unreachable and its back-off runs)."""
+        return all(b.open_until is None for b in list(self._breakers.values()))
+
+    def ping(self):
+        """Check the server now; raise ConnectionError naming the cache and how to fix it."""
+        try:
+            self.client.ping()
+        except _down_errors() as error:
+            raise ConnectionError(
+                f"Redis for cache {self.prefix!r} is unreachable ({type(error).__name__}: {error}); "
+                "is the server running, and are the URL, port and password right "
+                "(see CACHELAB_REDIS_URL)?") from error
+        return True
+
+    # -- reads
+
+    def _decode(self, name, data):
+        try:
+            return self.codec.loads(data)
+        except Exception as error:  # not ours: planted, corrupt, or another codec's
+            log.warning("cachelab.redis: %s holds data the %s codec cannot read (%s); "
+                        "treated as a miss", name, self.codec.name, type(error).__name__)
+            return MISSING
+
+    def _count(self, name, data, default):
+        value = MISSING if data is None or data is MISSING else self._decode(name, data)
+        if value is MISSING:
+            self._misses += 1
+            return default
+        self._hits += 1
+        return value
+
+    def get(self, key, default=None):
+        """Return the cached value, or default on a miss or while the server is down."""
+        name = self._name(key)
+        return self._count(name, self._call(self._breaker(name), self.client.get, name), default)
+
+    def __getitem__(self, key):
+        value = self.get(key, MISSING)
+        if value is MISSING:
+            raise KeyError(key)
+        return value
+
+    def _by_server(self, names):
+        """Group Redis keys by the breaker of the server holding them: breaker -> [names]."""
+        groups = {}
+        for name in names:
+            groups.setdefault(self._breaker(name), []).append(name)
+        return groups
+
+    def get_many(self, keys, default=None):
+        """Return a list of values for keys in one round trip per server (MGET); default for each miss."""
+        names = [self._name(key) for key in keys]
+        mget = self.client.mget_nonatomic if self._cluster else self.client.mget
+        found = {}
+        for breaker, group in self._by_server(names).items():
+            datas = self._call(breaker, mget, group)
+            if datas is not MISSING:
+                found.update(zip(group, datas))
+        return [self._count(name, found.get(name), default) for name in names]
+
+    def __contains__(self, key):
+        name = self._name(key)
+        return bool(self._call(self._breaker(name), self.client.exists, name) or 0)
+
+    # -- writes
+
+    def _encode(self, key, value):
+        try:
+            return self.codec.dumps(value)
+        except TypeError as error:
+            raise TypeError(f"cannot cache {key!r}: {error}") from None
+
+    def set(self, key, value, ttl=None):
+        """Store value under key for ttl seconds (default: the cache's ttl); skipped while down."""
+        name, data = self._name(key), self._encode(key, value)
+        breaker = self._breaker(name)
+        if self._call(breaker, self.client.set, name, data, px=self._ttl_ms(ttl)) is MISSING:
+            self._skip(breaker, name)
+        else:
+            self._writes += 1
+
+    def __setitem__(self, key, value):
+        self.set(key, value)
+
+    def set_many(self, mapping, ttl=None):
+        """Store many values in one pipeline per server, each with the same ttl."""
+        items = mapping.items() if hasattr(mapping, "items") else mapping
+        encoded = {self._name(key): self._encode(key, value) for key, value in items}
+        px = self._ttl_ms(ttl)
+
+        def send(group):
+            pipe = self.client.pipeline(transaction=False)
+            for name in group:
+                pipe.set(name, encoded[name], px=px)
+            return pipe.execute()
+
+        for breaker, group in self._by_server(encoded).items():
+            if self._call(breaker, send, group) is MISSING:
+                self._skip(breaker, *group)
+            else:
+                self._writes += len(group)
+
+    def pop(self, key, default=None):
+        """Remove key and return its value (GETDEL); default if absent or the server is down."""
+        name = self._name(key)
+        breaker = self._breaker(name)
+        data = self._call(breaker, self.client.getdel, name)
+        if data is MISSING:
+            self._skip(breaker, name)  # not deleted: the stale copy goes when the server is back
+            return default
+        if data is None:
+            return default
+        value = self._decode(name, data)
+        return default if value is MISSING else value
+
+    def __delitem__(self, key):
+        name = self._name(key)
+        breaker = self._breaker(name)
+        removed = self._call(breaker, self.client.unlink, name)
+        if removed is MISSING:
+            self._skip(breaker, name)  # deleted when the server is back
+        elif not removed:
+            raise KeyError(key)
+
+    # -- the whole prefix
+
+    def _servers(self):
+        """(breaker, client) for each server: the one client, or each primary of a cluster."""
+        if not self._cluster:
+            return [(self._breakers[None], self.client)]
+        out = []
+        for node in self.client.get_primaries():
+            with self._lock:
+                breaker = self._breakers.setdefault(node.name, _Breaker(node.name))
+            out.append((breaker, self.client.get_redis_connection(node)))
+        return out
+
+    def _scan(self, client):
+        return list(client.scan_iter(match=_glob_escape(self.prefix) + "*", count=500))
+
+    def _unlink(self, names):
+        # One key per UNLINK in a pipeline: a cluster refuses multi-key commands across slots.
+        pipe = self.client.pipeline(transaction=False)
+        for name in names:
+            pipe.unlink(name)
+        pipe.execute()
+
+    def _clear_prefix(self, client=None):
+        client = client or self.client
+        names = self._scan(client)
+        if names:
+            pipe = client.pipeline(transaction=False)
+            for name in names:
+                pipe.unlink(name)
+            pipe.execute()
+
+    def clear(self):
+        """Delete every key under this cache's prefix (SCAN + UNLINK) and reset the counts."""
+        for breaker, client in self._servers():
+            self._call(breaker, self._clear_prefix, client)
+        self._hits = self._misses = self._writes = self._skipped = self._errors = 0
+
+    def _names(self):
+        names = []
+        for breaker, client in self._servers():
+            found = self._call(breaker, self._scan, client)
+            if found is not MISSING:
+                names += found
+        return names
+
+    def __iter__(self):
+        """The cached keys (a SCAN of the prefix on each server that answers)."""
+        return iter([self._key(name) for name in self._names()])
+
+    def __len__(self):
+        return len(self._names())
+
+    def keys(self):
+        return list(self)
+
+    def items(self):
+        """(key, value) pairs, read without counting hits, as the other caches' items() do."""
+        pairs = []
+        mget = self.client.mget_nonatomic if self._cluster else self.client.mget
+        for breaker, group in self._by_server(self._names()).items():
+            datas = self._call(breaker, mget, group)
+            if datas is not MISSING:
+                pairs += [(self._key(n), self.codec.loads(d)) for n, d in zip(group, datas)
+                          if d is not None]
+        return pairs
+
+    # -- statistics
+
+    maxsize = None  # Redis bounds memory (maxmemory), not a number of keys
+
+    @property
+    def currsize(self):
+        """The number of keys under the prefix (a SCAN: fine for teaching, slow on a big server)."""
+        return len(self)
+
+    def cache_info(self):
+        """Return CacheInfo(hits, misses, maxsize=None, currsize), like the other caches."""
+        return CacheInfo(self._hits, self._misses, None, self.currsize)
+
+    def stats(self):
+        """Return RedisStats(hits, misses, writes, skipped_writes, errors, outages)."""
+        return RedisStats(self._hits, self._misses, self._writes, self._skipped, self._errors,
+                          self._outages)
+
+    def __repr__(self):
+        return (f"RedisCache(prefix={self.prefix!r}, ttl={self.ttl!r}, codec={self.codec.name!r}, "
+                f"available={self.available})")
+
+
+def _glob_escape(text):
+    return "".join("\\" + c if c in "*?[]\\" else c for c in text)
+
+
+class TwoLevelCache:
+    """A small in-process cache in front of a shared one (e.g. an LRUCache before a RedisCache).
+
+    A read tries `near` first, then `far`, copying a far hit into near.  A
+    write and a pop go to both.  Another process's write reaches this one
+    only when the near copy is evicted or expires, so give near a short TTL
+    (a `TTLCache`): that TTL is how stale a read may be.
+    """
+
+    # State:
+    #   near   the in-process cache, checked first
+    #   far    the shared cache, checked on a near miss
+    #   _hits, _near_hits, _misses   counts for cache_info() and stats()
+    def __init__(self, near, far):
+        self.near, self.far = near, far
+        self._hits = self._near_hits = self._misses = 0
+
+    def get(self, key, default=None):
+        value = self.near.get(key, MISSING)
+        if value is not MISSING:
+            self._hits += 1
+            self._near_hits += 1
+            return value
+        value = self.far.get(key, MISSING)
+        if value is MISSING:
+            self._misses += 1
+            return default
+        self._hits += 1
+        self.near[key] = value
+        return value
+
+    def __getitem__(self, key):
+        value = self.get(key, MISSING)
+        if value is MISSING:
+            raise KeyError(key)
+        return value
+
+    def set(self, key, value, ttl=None):
+        """Store in the far cache (with ttl when it takes one) and in the near cache."""
+        if ttl is not None and hasattr(self.far, "set"):
+            self.far.set(key, value, ttl)
+        else:
+            self.far[key] = value
+        self.near[key] = value
+
+    def __setitem__(self, key, value):
+        self.set(key, value)
+
+    def pop(self, key, default=None):
+        near = self.near.pop(key, MISSING)
+        far = self.far.pop(key, MISSING)
+        value = far if far is not MISSING else near
+        return default if value is MISSING else value
+
+    def __contains__(self, key):
+        return key in self.near or key in self.far
+
+    def clear(self):
+        self.near.clear()
+        self.far.clear()
+        self._hits = self._near_hits = self._misses = 0
+
+    def cache_info(self):
+        """CacheInfo(hits, misses, maxsize, currsize) of the pair; near hits are in stats()."""
+        return CacheInfo(self._hits, self._misses, getattr(self.near, "maxsize", None),
+                         len(self.near))
+
+    def stats(self):
+        """Return a dict: near hits, far hits and misses."""
+        return {"near_hits": self._near_hits, "far_hits": self._hits - self._near_hits,
+                "misses": self._misses}
+
+    def __repr__(self):
+        return f"TwoLevelCache(near={self.near!r}, far={self.far!r})"

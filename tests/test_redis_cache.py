@@ -1,0 +1,311 @@
+"""RedisCache over a real Valkey server: the cache contract, encoding, keys, and failing open."""
+
+import logging
+import os
+import pickle
+import signal
+import socket
+import time
+
+import pytest
+
+from cachelab import MISSING, FakeClock, LRUCache, TTLCache, cached
+from cachelab.caches import CacheInfo, CacheLike, ExpiringCache
+from cachelab.ecommerce import ECommerceService
+from cachelab.patterns import CacheAside, WriteThrough
+from cachelab.redis_cache import JSON, PICKLE, RedisCache, TwoLevelCache
+from cachelab.servers import redis_server
+from cachelab.store import Store
+from cachelab.workloads import read_write_workload
+
+
+def _raw(cache):
+    """A plain client on the cache's server, for looking behind its back."""
+    return cache.client
+
+
+def test_it_is_an_expiring_cache_like_the_others(make_redis_cache):
+    cache = make_redis_cache()
+    assert isinstance(cache, CacheLike) and isinstance(cache, ExpiringCache)
+
+
+@pytest.mark.parametrize("value", [None, 0, "", [], {}, False, 1.5, {"id": 1, "tags": ["a"]}])
+def test_values_come_back_equal_and_falsy_values_are_hits(make_redis_cache, value):
+    cache = make_redis_cache()
+    cache["k"] = value
+    assert cache.get("k", MISSING) == value and cache["k"] == value
+    assert cache.get("absent", "d") == "d"
+    with pytest.raises(KeyError):
+        cache["absent"]
+    assert cache.cache_info() == CacheInfo(hits=2, misses=2, maxsize=None, currsize=1)
+
+
+def test_non_str_keys_are_kept_apart_and_come_back(make_redis_cache):
+    cache = make_redis_cache()
+    cache[1], cache["1"], cache[("k", 2)], cache["~x"] = "int", "str", "tuple", "tilde"
+    assert [cache[1], cache["1"], cache[("k", 2)], cache["~x"]] == ["int", "str", "tuple", "tilde"]
+    assert sorted(cache, key=repr) == sorted([1, "1", ("k", 2), "~x"], key=repr)
+    with pytest.raises(TypeError, match="unhashable"):
+        cache[["k"]] = 1
+
+
+def test_pop_and_del(make_redis_cache):
+    cache = make_redis_cache()
+    cache["k"] = 0
+    assert cache.pop("k", "d") == 0 and cache.pop("k", "d") == "d" and "k" not in cache
+    cache["k"] = 1
+    del cache["k"]
+    with pytest.raises(KeyError):
+        del cache["k"]
+
+
+def test_each_key_gets_its_own_ttl_through_set_px(make_redis_cache):
+    cache = make_redis_cache(ttl=60)
+    cache["default"] = 1
+    cache.set("short", 2, ttl=0.5)
+    cache.set("forever", 3)
+    ttls = {k: _raw(cache).pttl(cache._name(k)) for k in ("default", "short", "forever")}
+    assert 59_000 < ttls["default"] <= 60_000 and 0 < ttls["short"] <= 500
+    assert ttls["forever"] > 59_000  # the cache's default ttl
+    plain = make_redis_cache()
+    plain["k"] = 1
+    assert _raw(plain).pttl(plain._name("k")) == -1  # no ttl: kept until evicted
+    with pytest.raises(ValueError, match="ttl"):
+        cache.set("k", 1, ttl=0)
+
+
+def test_an_expired_key_is_a_miss(make_redis_cache):
+    cache = make_redis_cache()
+    cache.set("k", 1, ttl=0.001)
+    time.sleep(0.02)
+    assert cache.get("k", "gone") == "gone"
+
+
+def test_clear_deletes_its_own_prefix_only(make_redis_cache):
+    a, b = make_redis_cache(prefix="app:a:"), make_redis_cache(prefix="app:a*")  # a glob char
+    a.set_many({f"k{i}": i for i in range(1200)})
+    b["k"] = "b"
+    _raw(a).set("app:a", "a bare key, not under the prefix")
+    a.clear()
+    assert len(a) == 0 and a.cache_info() == CacheInfo(0, 0, None, 0)
+    assert b["k"] == "b" and _raw(a).get("app:a") is not None
+    _raw(a).delete("app:a")
+
+
+def test_get_many_is_one_mget_and_counts_each_key(make_redis_cache):
+    cache = make_redis_cache()
+    cache.set_many({"a": 1, "b": None})
+
+    def mgets():
+        return _raw(cache).info("commandstats").get("cmdstat_mget", {}).get("calls", 0)
+
+    before = mgets()
+    assert cache.get_many(["a", "b", "c"], "miss") == [1, None, "miss"]
+    assert mgets() == before + 1
+    assert cache.cache_info().hits == 2 and cache.cache_info().misses == 1
+
+
+def test_a_value_json_cannot_encode_is_refused_at_set_time_naming_the_fix(make_redis_cache):
+    cache = make_redis_cache()
+    with pytest.raises(TypeError, match=r"cannot cache 'tags'.*set.*list\(a_set\)"):
+        cache["tags"] = {"a", "b"}
+    with pytest.raises(TypeError, match="tuples become lists"):
+        cache["pair"] = (1, 2)  # would come back as [1, 2]: a hit must equal the miss
+    with pytest.raises(TypeError, match="dict keys become str"):
+        cache["ids"] = {1: "one"}
+    with pytest.raises(TypeError, match="cannot cache"):
+        cache.set_many({"ok": 1, "nan": float("nan")})
+    assert len(cache) == 0  # nothing half-stored
+
+
+# A pickle payload whose only effect, when unpickled, is to raise this flag.
+PLANTED = []
+
+
+def _plant_flag():
+    PLANTED.append(True)
+    return "planted"
+
+
+class _Payload:
+    def __reduce__(self):
+        return (_plant_flag, ())
+
+
+def test_a_planted_pickle_payload_is_never_unpickled_by_the_json_cache(make_redis_cache, caplog):
+    cache = make_redis_cache()
+    assert cache.codec is JSON
+    payload = pickle.dumps(_Payload())
+    _raw(cache).set(cache._name("product:1"), payload)  # someone with write access plants it
+    PLANTED.clear()
+    with Store(delay=0) as store:
+        store.put("product:1", {"id": 1})
+        with caplog.at_level(logging.WARNING, logger="cachelab.redis"):
+            assert CacheAside(cache, store.get).read("product:1") == {"id": 1}  # a miss, from the DB
+    assert PLANTED == [] and "cannot read" in caplog.text
+    assert cache["product:1"] == {"id": 1}  # the miss overwrote the payload
+    # The same bytes through the pickle codec run the payload: the test above can fail.
+    unsafe = make_redis_cache(codec=PICKLE)
+    _raw(unsafe).set(unsafe._name("k"), payload)
+    assert unsafe.get("k") == "planted" and PLANTED == [True]
+
+
+def test_cached_memoizes_over_redis_with_tuple_keys(make_redis_cache):
+    cache, calls = make_redis_cache(), []
+
+    @cached(cache)
+    def square(x):
+        calls.append(x)
+        return x * x
+
+    assert [square(3), square(3), square(4)] == [9, 9, 16] and calls == [3, 4]
+    assert square.cache_info().hits == 1 and square.cache_info().currsize == 2
+
+
+def test_the_service_runs_over_redis_unchanged(make_redis_cache):
+    def factory(kind, ttl):
+        return make_redis_cache(prefix=make_redis_cache().prefix + kind + ":", ttl=ttl)
+
+    with ECommerceService(db_delay=0, log=None, clock=FakeClock(), cache=factory) as service:
+        reads = service.store.stats().reads
+        assert service.get_product(1) == service.get_product(1)
+        assert service.store.stats().reads == reads + 1
+        service.get_user(101)
+        assert service.update_user(101, {"name": "New"}) == 1
+        assert service.get_user(101)["name"] == "New"
+        service.save_session("s", {"cart": [1]})
+        assert service.get_session("s") == {"cart": [1]}
+        assert service.get_stats()["hits"] >= 2
+
+
+# -- bad configuration
+
+def _free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_a_malformed_url_is_a_clear_error():
+    with pytest.raises(ValueError, match=r"url 'http://localhost:6379'.*redis://"):
+        RedisCache("http://localhost:6379")
+    with pytest.raises(TypeError, match="client must be a redis-py client"):
+        RedisCache(object())
+
+
+def test_a_server_that_refuses_fails_open_logs_once_and_ping_says_what_to_fix(caplog):
+    cache = RedisCache(f"redis://127.0.0.1:{_free_port()}/0", clock=FakeClock())
+    with caplog.at_level(logging.WARNING, logger="cachelab.redis"):
+        for i in range(50):
+            cache[f"k{i}"] = i
+            assert cache.get(f"k{i}", "db") == "db"
+    assert len(caplog.records) == 1 and "unreachable" in caplog.text
+    s = cache.stats()
+    assert (s.misses, s.skipped_writes, s.errors, s.outages) == (50, 50, 1, 1)
+    with pytest.raises(ConnectionError, match="is the server running.*CACHELAB_REDIS_URL"):
+        cache.ping()
+
+
+def test_a_password_in_the_config_reaches_the_url_and_a_wrong_one_fails_open(caplog):
+    with redis_server(embedded=True, requirepass="s3cret") as server:
+        cache = RedisCache(server.url, prefix="p:")
+        cache["k"] = 1
+        assert cache["k"] == 1 and cache.ping()
+        wrong = RedisCache(server.url.replace("s3cret", "wrong"), prefix="p:")
+        with caplog.at_level(logging.WARNING, logger="cachelab.redis"):
+            assert wrong.get("k", "db") == "db"
+        assert "unreachable" in caplog.text and "password" in caplog.text.lower()
+
+
+# -- failing open when the server goes away, and coming back
+
+def test_stopping_the_server_mid_workload_loses_no_read_or_write(caplog):
+    clock = FakeClock()
+    ops = read_write_workload(600, 0.8, n_keys=30, seed=3)
+    with redis_server(embedded=True) as server, Store(delay=0) as store:
+        cache = RedisCache(server.url, prefix="shop:", clock=clock, backoff=1.0)
+        keys = sorted({key for _, key in ops})
+        store.put_many([(key, 0) for key in keys])
+        truth = dict.fromkeys(keys, 0)
+        aside, through = CacheAside(cache, store.get, store.put), WriteThrough(cache, store.get, store.put)
+        hits_at = {}
+        with caplog.at_level(logging.WARNING, logger="cachelab.redis"):
+            for i, (op, key) in enumerate(ops):
+                if i == 200:
+                    server.stop()
+                if i == 400:
+                    server.start()
+                    clock.tick(60)  # past the back-off: the next request probes the server
+                    hits_at["restart"] = cache.stats().hits
+                if op == "read":
+                    assert aside.read(key) == truth[key] == store.peek(key)
+                else:
+                    through.write(key, i)
+                    truth[key] = i
+                if i == 199:
+                    hits_at["stop"] = cache.stats().hits
+        assert {key: store.peek(key) for key in keys} == truth  # no database write lost
+        s = cache.stats()
+        assert s.outages == 1 and s.skipped_writes > 0
+        assert hits_at["restart"] == hits_at["stop"]  # no hits while it was down...
+        assert s.hits > hits_at["restart"] + 100  # ...and the cache resumed after the restart
+        assert [r.message.split(";")[0] for r in caplog.records].count(
+            "cachelab.redis: cache 'shop:' reachable again") == 1
+        assert sum("unreachable" in r.message for r in caplog.records) == 1  # logged once
+
+
+def test_a_write_skipped_during_a_blip_does_not_leave_a_stale_copy():
+    """The server stayed up (its data too) but was unreachable for one write: drop that key on recovery."""
+    clock = FakeClock()
+    with redis_server(embedded=True) as server:
+        cache = RedisCache(server.url, prefix="blip:", clock=clock)
+        cache["k"] = "old"
+        os.kill(server.pid, signal.SIGSTOP)  # hung, not dead: requests time out after 50 ms
+        try:
+            cache["k"] = "new"  # times out: skipped
+            assert not cache.available and cache.stats().skipped_writes == 1
+        finally:
+            os.kill(server.pid, signal.SIGCONT)
+        assert cache.get("k", "db") == "db"  # still backing off
+        clock.tick(1)
+        assert cache.get("k", "db") == "db"  # the probe dropped the stale "old"
+        assert cache.available
+
+
+def test_the_breaker_backs_off_exponentially_and_sends_nothing_meanwhile():
+    clock = FakeClock()
+    cache = RedisCache(f"redis://127.0.0.1:{_free_port()}/0", clock=clock, backoff=0.5,
+                       max_backoff=2)
+    cache.get("k")
+    assert cache.stats().errors == 1
+    for step, wait in enumerate([0.5, 1.0, 2.0, 2.0]):
+        for _ in range(10):
+            cache.get("k")
+        assert cache.stats().errors == 1 + step  # nothing sent during the back-off
+        clock.tick(wait)
+        cache.get("k")  # the probe fails again; the back-off doubles, up to max_backoff
+
+
+# -- two levels, and two clients sharing one server
+
+def test_two_level_cache_near_far_and_miss(make_redis_cache):
+    far = make_redis_cache()
+    two = TwoLevelCache(LRUCache(10), far)
+    two.set("k", {"v": 1}, ttl=30)
+    assert two.get("k") == {"v": 1} and two.stats() == {"near_hits": 1, "far_hits": 0, "misses": 0}
+    other = TwoLevelCache(LRUCache(10), far)  # another process: its near cache is empty
+    assert other.get("k") == {"v": 1} and other.stats()["far_hits"] == 1
+    assert other.pop("k") == {"v": 1} and "k" not in far and other.get("k", "d") == "d"
+    assert isinstance(two, ExpiringCache)
+
+
+def test_two_clients_share_writes_where_two_in_process_caches_drift(redis_url, make_redis_cache):
+    shared = make_redis_cache()
+    a, b = shared, RedisCache(redis_url, prefix=shared.prefix)  # two clients, one server
+    a["price:1"] = 999
+    b["price:1"] = 949
+    assert a["price:1"] == b["price:1"] == 949
+    local_a, local_b = TTLCache(10, ttl=60), TTLCache(10, ttl=60)
+    local_a["price:1"] = local_b["price:1"] = 999
+    local_b["price:1"] = 949
+    assert local_a["price:1"] == 999 != local_b["price:1"]  # a drifted, stale copy
