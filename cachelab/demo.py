@@ -5,16 +5,19 @@ does: one performance test, the custom run, and a performance summary.
 """
 
 import argparse
+import os
+import re
 import sys
 
 from .ecommerce import SCENARIOS, run_performance_test, run_scenario, run_write_patterns
+from .store import MAX_DELAY
 
 __all__ = ["main", "parser"]
 
 _CHOICES = ["guide", "all", *SCENARIOS, "writes"]
 
 
-def _seconds(text, *, positive=False):
+def _seconds(text, *, positive=False, sleepable=False):
     try:
         value = float(text)
     except ValueError:
@@ -22,6 +25,10 @@ def _seconds(text, *, positive=False):
     if value != value or value == float("inf") or value < 0 or (positive and value == 0):
         raise argparse.ArgumentTypeError(
             f"must be a number of seconds {'> 0' if positive else '>= 0'}, got {text!r}")
+    if sleepable and value > MAX_DELAY - 1:
+        raise argparse.ArgumentTypeError(
+            f"must be at most {MAX_DELAY - 1:.4g} seconds (the longest wait time.sleep() takes), "
+            f"got {text!r}")
     return value
 
 
@@ -30,7 +37,7 @@ def parser():
     p = argparse.ArgumentParser(
         prog="python -m cachelab.demo",
         description="The guide's e-commerce caching demo over a real (SQLite) database.")
-    p.add_argument("--db-delay", type=_seconds, default=None, metavar="SECONDS",
+    p.add_argument("--db-delay", type=lambda t: _seconds(t, sleepable=True), default=None, metavar="SECONDS",
                    help="delay of each database query (default: each scenario's own, 0.1 s normally)")
     p.add_argument("--ttl", type=lambda t: _seconds(t, positive=True), default=None, metavar="SECONDS",
                    help="cache time-to-live (default: each scenario's own, 60 s normally)")
@@ -39,6 +46,10 @@ def parser():
                         "all: the guide's three scenarios; writes: the write patterns")
     p.add_argument("--quiet", action="store_true",
                    help="hide the per-request HIT/MISS/DB lines; keep timings and statistics")
+    p.add_argument("--cache", choices=["memory", "redis"], default="memory",
+                   help="memory: in-process TTL caches (default); redis: caches in an embedded "
+                        "Valkey server, or in the server at $CACHELAB_REDIS_URL (Redis keeps time "
+                        "itself, so the short-ttl scenario's skipped 5 s do not expire its keys)")
     return p
 
 
@@ -52,21 +63,40 @@ def _summary(results, stats):
 def main(argv=None):
     """Run the demo; return the exit code."""
     args = parser().parse_args(argv)
+    if args.cache == "memory":
+        return _run(args, None)
+    from .redis_cache import service_caches
+    from .servers import redis_server
+
+    with redis_server() as server:
+        caches = service_caches(server.url, f"cachelab-demo:{os.getpid()}:", fresh=True)
+        where = re.sub(r"//[^@/]*@", "//", server.url)  # no password on the screen
+        print(f"Caches in Redis: {'an embedded Valkey server' if server.embedded else where}")
+        try:
+            return _run(args, caches)
+        finally:
+            for cache in caches.made:
+                cache.clear()
+
+
+def _run(args, cache):
     verbose = not args.quiet
     if args.scenario == "guide":
         run_performance_test(db_delay=0.1 if args.db_delay is None else args.db_delay,
-                             cache_ttl=60 if args.ttl is None else args.ttl, verbose=verbose)
+                             cache_ttl=60 if args.ttl is None else args.ttl, verbose=verbose,
+                             cache=cache)
         results, stats = run_scenario("custom", db_delay=args.db_delay, cache_ttl=args.ttl,
-                                      verbose=verbose)
+                                      verbose=verbose, cache=cache)
         _summary(results, stats)
     elif args.scenario == "writes":
         run_write_patterns(0.1 if args.db_delay is None else args.db_delay,
-                           60 if args.ttl is None else args.ttl, crash_after=3, verbose=verbose)
+                           60 if args.ttl is None else args.ttl, crash_after=3, verbose=verbose,
+                           cache=cache)
     else:
         names = ["normal", "slow-db", "short-ttl"] if args.scenario == "all" else [args.scenario]
         for name in names:
             results, stats = run_scenario(name, db_delay=args.db_delay, cache_ttl=args.ttl,
-                                          verbose=verbose)
+                                          verbose=verbose, cache=cache)
         _summary(results, stats)
     return 0
 

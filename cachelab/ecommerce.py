@@ -13,10 +13,10 @@ import collections
 import functools
 import time
 
-from ._checks import check_callable, check_seconds
+from ._checks import check_callable, check_int, check_seconds
 from .caches import MISSING as _MISSING, CacheLike, TTLCache
 from .patterns import WriteAround, WriteBehind, WriteThrough, cache_aside, invalidate
-from .store import NotFoundError, Store
+from .store import MAX_DELAY, NotFoundError, Store
 
 __all__ = [
     "ECommerceService",
@@ -28,6 +28,8 @@ __all__ = [
     "run_scenario",
     "run_write_patterns",
 ]
+
+_EVENT_QUEUE = 1000  # analytics events waiting for the database, at most
 
 _SHIPPING_MULTIPLIER = {"standard": 1.0, "express": 2.0, "overnight": 3.5}
 
@@ -108,7 +110,15 @@ class ECommerceService:
     def __init__(self, db_delay=0.1, cache_ttl=60, *, clock=None, log=print, seed=0,
                  maxsize=1000, events_batch=10, cache=None):
         self.db_delay = float(check_seconds("db_delay", db_delay))
+        if self.db_delay > MAX_DELAY - 1:  # the orders query waits db_delay + 0.1 s
+            raise ValueError(f"db_delay must be at most {MAX_DELAY - 1:.4g} s, the longest "
+                             f"time.sleep() takes, got {db_delay!r}")
         self.cache_ttl = check_seconds("cache_ttl", cache_ttl, positive=True)
+        check_int("maxsize", maxsize, 1)
+        check_int("events_batch", events_batch, 1)
+        if events_batch > _EVENT_QUEUE:
+            raise ValueError(f"events_batch must be at most {_EVENT_QUEUE} (the events queue's size), "
+                             f"got {events_batch!r}")
         if clock is None:
             self.clock, sleep, self.timer = _SkippableClock(), time.sleep, time.perf_counter
         elif callable(getattr(clock, "tick", None)):
@@ -135,8 +145,9 @@ class ECommerceService:
         self.prices = WriteAround(self._views["price"], self._load_price, self._save_price)
         # Events are too many to announce one by one; only their batches are logged.
         self.events = WriteBehind(self.caches["event"], self._no_load, self._save_events,
-                                  batch_size=events_batch, background=clock is None,
-                                  clock=self.clock, sleep=sleep)
+                                  maxsize=_EVENT_QUEUE, batch_size=events_batch,
+                                  background=clock is None, clock=self.clock, sleep=sleep,
+                                  check=lambda key, event: self.store.check_event(event))
         self.shipping = make_shipping_calculator(sleep=sleep, log=self.log)
         self._event_ids = 0
 
@@ -215,8 +226,9 @@ class ECommerceService:
 
     def track_event(self, user_id, kind, **data):
         """Record an analytics event; it reaches the database later, in a batch."""
+        # An event the database can't store (a datetime, say) is refused here, before it is queued.
+        self.events.write(f"event:{self._event_ids + 1}", {"user_id": user_id, "kind": kind, **data})
         self._event_ids += 1
-        self.events.write(f"event:{self._event_ids}", {"user_id": user_id, "kind": kind, **data})
 
     def _save_events(self, batch):
         self.log(f" DB Write: {len(batch)} analytics events in one batch")
@@ -280,18 +292,20 @@ def _report(out, miss, hit, speedup, miss_label="Cache MISS time"):
 
 
 def run_performance_test(product_id=1, user_id=101, db_delay=0.1, cache_ttl=60, *,
-                         wait=0, clock=None, verbose=True, out=print):
+                         wait=0, clock=None, verbose=True, out=print, cache=None):
     """Time a miss and a hit for each cached lookup; return (results, stats) as the guide does.
 
     `wait` > 0 then lets that many seconds pass (without sleeping) and looks
     the product up again, to show a TTL running out.  `verbose=False` hides
-    the per-operation HIT/MISS/DB lines; `out` prints the report.
+    the per-operation HIT/MISS/DB lines; `out` prints the report.  `cache`
+    is the service's cache factory (e.g. Redis-backed caches).
     """
     out = out or _quiet
     out("\n" + "=" * 60)
     out(" E-COMMERCE CACHING PERFORMANCE TEST")
     out("=" * 60)
-    with ECommerceService(db_delay, cache_ttl, clock=clock, log=out if verbose else None) as service:
+    with ECommerceService(db_delay, cache_ttl, clock=clock, log=out if verbose else None,
+                          cache=cache) as service:
         test_cases = [
             ("Product Lookups", lambda: service.get_product(product_id)),
             ("User Lookups", lambda: service.get_user(user_id)),
@@ -352,7 +366,8 @@ SCENARIOS = {
 }
 
 
-def run_scenario(name, *, db_delay=None, cache_ttl=None, clock=None, verbose=True, out=print):
+def run_scenario(name, *, db_delay=None, cache_ttl=None, clock=None, verbose=True, out=print,
+                 cache=None):
     """Run one of SCENARIOS, optionally with another delay or TTL; return (results, stats)."""
     if name not in SCENARIOS:
         raise ValueError(f"scenario must be one of {sorted(SCENARIOS)}, got {name!r}")
@@ -363,16 +378,17 @@ def run_scenario(name, *, db_delay=None, cache_ttl=None, clock=None, verbose=Tru
         s.product_id, s.user_id,
         s.db_delay if db_delay is None else db_delay,
         s.cache_ttl if cache_ttl is None else cache_ttl,
-        wait=s.wait, clock=clock, verbose=verbose, out=out)
+        wait=s.wait, clock=clock, verbose=verbose, out=out, cache=cache)
 
 
 def run_write_patterns(db_delay=0.1, cache_ttl=60, *, events=25, crash_after=None,
-                       clock=None, verbose=True, out=print):
+                       clock=None, verbose=True, out=print, cache=None):
     """Show the three write patterns; return the database's StoreStats and the writes a crash lost."""
     out = out or _quiet
     out("\n Testing: Write Patterns")
     out("-" * 40)
-    with ECommerceService(db_delay, cache_ttl, clock=clock, log=out if verbose else None) as service:
+    with ECommerceService(db_delay, cache_ttl, clock=clock, log=out if verbose else None,
+                          cache=cache) as service:
         service.save_session("abc123", {"user_id": 101, "cart": [1, 3]})
         service.get_session("abc123")
         out("Session (write-through): saved to the database and the cache; the read was a HIT")

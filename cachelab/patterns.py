@@ -16,14 +16,16 @@ import itertools
 import sys
 import threading
 import time
+import warnings
 import weakref
 
 from ._checks import check_callable, check_int, check_seconds
-from .caches import MISSING as _MISSING
+from .caches import MISSING as _MISSING, CacheLike
 
 __all__ = [
     "CacheAside",
     "ClosedError",
+    "DeadLetter",
     "QueueFullError",
     "ReadThrough",
     "WriteAround",
@@ -36,10 +38,17 @@ __all__ = [
 
 
 WriteBehindStats = collections.namedtuple(
-    "WriteBehindStats", "queued flushed retried unflushed batches lost")
+    "WriteBehindStats", "queued flushed retried unflushed batches lost dead")
 WriteBehindStats.__doc__ = (
     "Write-behind counts: writes accepted, written to the database, batch retries, "
-    "waiting right now, batches written, and lost in a crash.")
+    "waiting right now, batches written, lost in a crash, and refused by the database (dead letters).")
+
+DeadLetter = collections.namedtuple("DeadLetter", "key value error")
+DeadLetter.__doc__ = "A write the database refused on its own, with the error it raised; it was never stored."
+
+# Errors that say the data is wrong, not that the database is down (json.dumps raises
+# TypeError or ValueError): a write failing with one is not retried, it is set aside.
+_DATA_ERRORS = (TypeError, ValueError)
 
 
 class ClosedError(RuntimeError):
@@ -75,7 +84,16 @@ def invalidate(cache, *keys):
 class _Pattern:
     """What every pattern shares: a cache, a loader, reads through cache-aside."""
 
-    def __init__(self, cache, load, save=None):
+    def __init__(self, cache, load, save=None, *, guard=None):
+        # guard: stampede protection for reads, any object with fetch(cache, key, load)
+        # (cachelab.stampede: SingleFlight, RedisLockGuard, StaleWhileRevalidate, XFetch).
+        if guard is not None and not callable(getattr(guard, "fetch", None)):
+            raise TypeError(f"guard must have fetch(cache, key, load), e.g. "
+                            f"cachelab.stampede.SingleFlight(), got {guard!r}")
+        self.guard = guard
+        if not isinstance(cache, CacheLike):
+            raise TypeError(f"cache must be a cache with get(key, default), cache[key] = value and "
+                            f"pop(key, default), e.g. LRUCache(100) or a dict, got {cache!r}")
         self.cache = cache
         self.load = check_callable("load", load)
         self.save = save if save is None else check_callable("save", save)
@@ -87,6 +105,8 @@ class _Pattern:
 
     def read(self, key):
         """Return the value for key, from the cache if it has it."""
+        if self.guard is not None:
+            return self.guard.fetch(self.cache, key, self.load)
         return cache_aside(self.cache, key, self.load)
 
     def invalidate(self, *keys):
@@ -159,11 +179,7 @@ _OPEN = weakref.WeakSet()  # write-behind queues not yet closed or crashed
 def _close_at_exit():
     """A queue nobody closed is flushed at exit, so forgetting close() loses nothing."""
     for queue in list(_OPEN):
-        try:
-            queue.close()
-        except Exception as error:  # the database is down: say what stays unwritten
-            print(f"cachelab: write-behind could not flush {queue.stats().unflushed} writes at exit: "
-                  f"{error!r}", file=sys.stderr)
+        queue._close_unattended("at exit")
 
 
 class WriteBehind(_Pattern):
@@ -182,17 +198,30 @@ class WriteBehind(_Pattern):
     reach the database in the order they were made.  `close()` (or leaving
     a `with` block) flushes everything; `crash()` stops without flushing and
     returns exactly the writes that never reached the database.
+
+    Poison writes never block the others.  `check(key, value)`, if given,
+    runs before a write changes anything and raises for a value the
+    database could never store (`Store.check_put` for the store's kv table).
+    A write that still fails at flush time on its own, while the database
+    takes other writes (or with a TypeError/ValueError, an error about the
+    data), goes to `dead_letters` with its error, and the writes behind it
+    carry on; `stats().dead` counts them and `close()` warns about them.
+    A queue garbage-collected without `close()` is flushed then (with a
+    ResourceWarning), and one still open at exit is flushed at exit; if the
+    database refuses, stderr says how many writes stayed unwritten.
     """
 
     # State:
     #   _queue     (key, value) writes not yet in the database, oldest first
     #   _pending   key -> [writes queued, latest value], so a read after an
     #              eviction sees the queued value, not the database's older one
+    #   _dead      DeadLetter writes the database refused on their own
+    #   _lost      writes crash() dropped
     #   _cond      guards _queue, _pending and the counts; signals room and work
     #   _flushing  held while a batch is being written, so batches go one at a time
     def __init__(self, cache, load, save_many, *, maxsize=1000, batch_size=50,
                  flush_interval=0.1, retries=5, backoff=0.01, max_backoff=1.0,
-                 background=True, clock=time.monotonic, sleep=time.sleep):
+                 background=True, clock=time.monotonic, sleep=time.sleep, check=None):
         super().__init__(cache, load)
         self.save_many = check_callable("save_many", save_many)
         check_int("maxsize", maxsize, 1)
@@ -203,10 +232,13 @@ class WriteBehind(_Pattern):
         check_seconds("backoff", backoff)
         check_seconds("max_backoff", max_backoff)
         check_seconds("flush_interval", flush_interval, positive=True)
+        if not isinstance(background, bool):
+            raise TypeError(f"background must be True or False, got {background!r}")
         self.maxsize, self.batch_size, self.flush_interval = maxsize, batch_size, flush_interval
         self.retries, self.backoff, self.max_backoff = retries, backoff, max_backoff
         self.clock = check_callable("clock", clock)
         self.sleep = check_callable("sleep", sleep)
+        self.check = check if check is None else check_callable("check", check, "store.check_put")
         self.last_error = None
         self._queue = collections.deque()
         self._pending = {}
@@ -214,6 +246,7 @@ class WriteBehind(_Pattern):
         self._flushing = threading.Lock()
         self._queued = self._flushed = self._retried = self._batches = 0
         self._lost = []
+        self._dead = []
         self._closed = False
         self._last_flush = clock()
         self._thread = None
@@ -225,8 +258,22 @@ class WriteBehind(_Pattern):
     # -- the application's side
 
     def write(self, key, value, *, timeout=None):
-        """Put the value in the cache, queue it for the database, and return at once."""
+        """Put the value in the cache, queue it for the database, and return at once.
+
+        Nothing changes unless the write is accepted: an unhashable key, a
+        value `check` refuses, a closed queue or a cache that raises leave
+        the queue, the cache and the counts as they were.
+        """
         self._check_open()
+        try:
+            hash(key)
+        except TypeError:
+            raise TypeError(f"key {key!r} is unhashable ({type(key).__name__}); "
+                            "write-behind keys must be hashable, e.g. a tuple instead of a list") from None
+        if timeout is not None:
+            check_seconds("timeout", timeout)
+        if self.check is not None:
+            self.check(key, value)  # raises for a write the database could never store
         if self._thread is None and len(self._queue) >= self.maxsize:
             self._flush_batch()  # back-pressure: with no flusher, the writer pays for a batch
         with self._cond:
@@ -238,12 +285,12 @@ class WriteBehind(_Pattern):
                         f"write-behind queue still full ({self.maxsize} writes) after {timeout} s; "
                         "the database is too slow or failing (see last_error)")
                 self._check_open()
+            _put(self.cache, key, value)  # first: if the cache raises, nothing is queued
             self._queue.append((key, value))
             slot = self._pending.setdefault(key, [0, None])
             slot[0] += 1
             slot[1] = value
             self._queued += 1
-            _put(self.cache, key, value)
             if len(self._queue) >= self.batch_size:
                 self._cond.notify_all()
 
@@ -269,7 +316,7 @@ class WriteBehind(_Pattern):
         return done
 
     def flush(self):
-        """Write everything queued to the database; return how many writes that was."""
+        """Write everything queued to the database; return how many writes left the queue."""
         done = 0
         while True:
             n = self._flush_batch()
@@ -278,20 +325,29 @@ class WriteBehind(_Pattern):
             done += n
 
     def stats(self):
-        """Return WriteBehindStats(queued, flushed, retried, unflushed, batches, lost)."""
+        """Return WriteBehindStats(queued, flushed, retried, unflushed, batches, lost, dead)."""
         with self._cond:
             return WriteBehindStats(self._queued, self._flushed, self._retried,
-                                    len(self._queue), self._batches, len(self._lost))
+                                    len(self._queue), self._batches, len(self._lost), len(self._dead))
 
     @property
     def lost(self):
         """The (key, value) writes a crash() dropped, in the order they were made."""
         return list(self._lost)
 
+    @property
+    def dead_letters(self):
+        """The DeadLetter(key, value, error) writes the database refused, in the order they were made."""
+        with self._cond:
+            return list(self._dead)
+
     # -- shutting down, cleanly or not
 
     def close(self):
-        """Refuse new writes, flush everything, and stop the flusher."""
+        """Refuse new writes, flush everything, and stop the flusher; return the dead letters.
+
+        If the database refused some writes, a RuntimeWarning says how many.
+        """
         with self._cond:
             self._closed = True
             self._cond.notify_all()
@@ -299,6 +355,12 @@ class WriteBehind(_Pattern):
             self._thread.join()
         self.flush()  # raises if the database keeps failing; the writes stay queued
         _OPEN.discard(self)
+        dead = self.dead_letters
+        if dead:
+            warnings.warn(f"write-behind: the database refused {len(dead)} of {self._queued} writes; "
+                          f"they were not stored and are in dead_letters (first error: {dead[0].error!r})",
+                          RuntimeWarning, stacklevel=2)
+        return dead
 
     def crash(self):
         """Stop at once, as a killed process would; return the writes that never reached the database."""
@@ -321,37 +383,102 @@ class WriteBehind(_Pattern):
     def __exit__(self, *exc):
         self.close()
 
+    def __del__(self):
+        # Dropped without close(): flush now, so forgetting close() loses nothing.
+        if getattr(self, "_closed", True) or not self._queue:
+            return
+        warnings.warn(f"WriteBehind garbage-collected without close() with {len(self._queue)} writes "
+                      "queued; flushing them now", ResourceWarning, source=self)
+        # From another thread: the collector may run while this thread holds the database's lock.
+        try:
+            worker = threading.Thread(target=self._close_unattended, args=("when dropped without close()",),
+                                      name="write-behind-finalizer")
+            worker.start()
+        except RuntimeError:  # the interpreter is shutting down: no new threads
+            self._close_unattended("when dropped without close()")
+        else:
+            worker.join(1.0)  # usually done by then; if not it finishes on its own before exit
+
     def __repr__(self):
         s = self.stats()
         return (f"WriteBehind(queued={s.queued}, flushed={s.flushed}, unflushed={s.unflushed}, "
-                f"batch_size={self.batch_size}, closed={self._closed})")
+                f"dead={s.dead}, batch_size={self.batch_size}, closed={self._closed})")
 
     # -- the flusher's side
+
+    def _close_unattended(self, when):
+        """close() with nobody to raise to: say on stderr what stays unwritten."""
+        try:
+            self.close()
+        except Exception as error:  # the database is down or closed
+            print(f"cachelab: write-behind could not flush {self.stats().unflushed} writes {when}: "
+                  f"{error!r}", file=sys.stderr)
 
     def _check_open(self):
         if self._closed:
             raise ClosedError("this write-behind queue is closed; the write was not accepted")
 
     def _flush_batch(self):
-        """Write the oldest batch, retrying with back-off; return its size (0 if none)."""
+        """Write the oldest batch, retrying with back-off; return how many writes left the queue."""
         with self._flushing:
             with self._cond:
                 batch = list(itertools.islice(self._queue, self.batch_size))
             if not batch:
                 return 0
-            self._save_with_retries(batch)
+            try:
+                self._save_with_retries(batch)
+                dead = {}
+            except Exception as error:
+                dead = self._isolate(batch, error)  # raises again if the database looks down
             with self._cond:
-                for key, _ in batch:
+                for i, (key, _) in enumerate(batch):
                     self._queue.popleft()
                     slot = self._pending[key]
                     slot[0] -= 1
                     if not slot[0]:
                         del self._pending[key]
-                self._flushed += len(batch)
+                        if i in dead:  # the cache must not keep a value that was never stored
+                            self.cache.pop(key, None)
+                self._dead.extend(dead.values())
+                self._flushed += len(batch) - len(dead)
                 self._batches += 1
                 self._last_flush = self.clock()
                 self._cond.notify_all()  # room for writers waiting on a full queue
             return len(batch)
+
+    def _isolate(self, batch, error):
+        """The batch keeps failing: try its writes one at a time; return {position: DeadLetter}.
+
+        A write that fails alone while another write goes through is refused
+        for what it is, so it is set aside.  If none goes through and the
+        errors are not about the data, the database is down: the batch
+        stays queued and `error` is raised again.
+        """
+        outcome = [None] * len(batch)  # True: stored; an exception: failed alone; None: not tried
+        waiting = set()  # keys with an earlier failed write: their later writes wait, to keep order
+        for i, (key, value) in enumerate(batch):
+            if key in waiting:
+                continue
+            try:
+                self.save_many([(key, value)])
+                outcome[i] = True
+            except Exception as alone:
+                outcome[i] = alone
+                waiting.add(key)
+        if True not in outcome and not all(isinstance(e, _DATA_ERRORS) for e in outcome if e is not None):
+            raise error
+        dead = {}
+        for i, ((key, value), result) in enumerate(zip(batch, outcome)):
+            if result is True:
+                continue
+            if isinstance(result, _DATA_ERRORS):
+                dead[i] = DeadLetter(key, value, result)
+                continue
+            try:
+                self._save_with_retries([(key, value)])
+            except Exception as refused:
+                dead[i] = DeadLetter(key, value, refused)
+        return dead
 
     def _save_with_retries(self, batch):
         for attempt in range(self.retries + 1):
@@ -360,8 +487,8 @@ class WriteBehind(_Pattern):
                 return
             except Exception as error:  # the database's errors are its own types
                 self.last_error = error
-                if attempt == self.retries:
-                    raise
+                if attempt == self.retries or isinstance(error, _DATA_ERRORS):
+                    raise  # retrying cannot fix bad data
                 with self._cond:
                     self._retried += 1
                 self.sleep(min(self.backoff * 2 ** attempt, self.max_backoff))

@@ -12,15 +12,18 @@ Tests pass `delay_scale=0` (no waiting) or `sleep=clock.tick` with a
 
 import collections
 import json
+import os
 import random
 import sqlite3
 import threading
 import time
-from numbers import Real
+from numbers import Integral, Real
 
 from ._checks import check_callable, check_seconds
 
-__all__ = ["NotFoundError", "PRODUCTS", "Store", "StoreError", "StoreStats", "USERS"]
+__all__ = ["MAX_DELAY", "NotFoundError", "PRODUCTS", "Store", "StoreError", "StoreStats", "USERS"]
+
+MAX_DELAY = threading.TIMEOUT_MAX  # the longest wait time.sleep() takes (about 292 years)
 
 PRODUCTS = {
     1: {"id": 1, "name": "iPhone 14", "price": 999, "category": "phones"},
@@ -52,7 +55,7 @@ CREATE TABLE IF NOT EXISTS kv (key TEXT PRIMARY KEY, value TEXT);
 
 
 class StoreError(Exception):
-    """A database write failed (injected with `fail_rate=`)."""
+    """A query failed: an injected write failure (`fail_rate=`), or the store is closed."""
 
 
 class NotFoundError(LookupError):
@@ -74,12 +77,21 @@ class Store:
     #   _fail     random source for injected write failures
     def __init__(self, path=":memory:", *, delay=0.05, delay_scale=1.0, sleep=time.sleep,
                  seed=0, fail_rate=0.0):
-        self.delay = float(check_seconds("delay", delay))
-        self.delay_scale = float(check_seconds("delay_scale", delay_scale))
+        self.delay = _check_delay("delay", delay)
+        self.delay_scale = _check_delay("delay_scale", delay_scale)
+        if self.delay * self.delay_scale > MAX_DELAY:
+            raise ValueError(f"delay * delay_scale must be at most {MAX_DELAY:.4g} s, the longest "
+                             f"time.sleep() takes, got {delay!r} * {delay_scale!r}")
         check_callable("sleep", sleep, "time.sleep")
+        if isinstance(fail_rate, bool) or not isinstance(fail_rate, Real):
+            raise TypeError(f"fail_rate must be a number in [0, 1), got {fail_rate!r}")
         if not 0 <= fail_rate < 1:
             raise ValueError(f"fail_rate must be in [0, 1), got {fail_rate!r}")
-        self.path = str(path)
+        if not isinstance(path, (str, os.PathLike)):
+            raise TypeError(f"path must be a file name or ':memory:', got {path!r}")
+        if isinstance(seed, bool) or not isinstance(seed, (Integral, type(None))):
+            raise TypeError(f"seed must be an integer or None, got {seed!r}")
+        self.path = os.fspath(path)
         self.fail_rate = fail_rate
         self._sleep = sleep
         self._fail = random.Random(seed)
@@ -108,7 +120,9 @@ class Store:
     # -- plumbing: every query goes through _read or _write
 
     def _wait(self, delay):
-        seconds = self.delay if delay is None else float(check_seconds("delay", delay))
+        seconds = self.delay if delay is None else _check_delay("delay", delay)
+        if seconds * self.delay_scale > MAX_DELAY:
+            raise ValueError(f"delay must be at most {MAX_DELAY:.4g} s / delay_scale, got {delay!r}")
         if seconds * self.delay_scale:
             # Outside the lock: a slow query should not block the other threads' queries.
             self._sleep(seconds * self.delay_scale)
@@ -134,7 +148,7 @@ class Store:
 
     def _check_open(self):
         if self._conn is None:
-            raise ValueError("the store is closed")
+            raise StoreError("the store is closed")
 
     # -- the guide's queries
 
@@ -204,7 +218,19 @@ class Store:
     def add_events(self, events, *, delay=None):
         """Append analytics events, each a dict with user_id and kind, in one query."""
         self._write("INSERT INTO events (user_id, kind, data) VALUES (?, ?, ?)",
-                    [(e["user_id"], e["kind"], json.dumps(e)) for e in events], delay=delay)
+                    [self.check_event(e) for e in events], delay=delay)
+
+    @staticmethod
+    def check_event(event):
+        """Return the row add_events() stores for event; TypeError or ValueError if it can't be stored.
+
+        No query runs and nothing changes, so a write-behind queue can refuse
+        a bad event before queueing it.
+        """
+        if not isinstance(event, dict) or "user_id" not in event or "kind" not in event:
+            raise TypeError(f"an event must be a dict with user_id and kind, got {event!r}")
+        return (_sql_value("user_id", event["user_id"]), _sql_value("kind", event["kind"]),
+                _json("event", event))
 
     def count_events(self):
         """Return how many analytics events are stored (not counted as a query)."""
@@ -224,9 +250,24 @@ class Store:
         self.put_many([(key, value)], delay=delay)
 
     def put_many(self, items, *, delay=None):
-        """Store (key, value) pairs in one query and one transaction; later pairs win."""
+        """Store (key, value) pairs in one query and one transaction; later pairs win.
+
+        Every pair is checked first (see check_put), so a bad one stores nothing.
+        """
         self._write("INSERT OR REPLACE INTO kv VALUES (?, ?)",
-                    [(key, json.dumps(value)) for key, value in items], delay=delay)
+                    [self.check_put(key, value) for key, value in items], delay=delay)
+
+    @staticmethod
+    def check_put(key, value):
+        """Return the row put() stores; TypeError or ValueError if key or value can't be stored.
+
+        Keys are strings or 64-bit integers; values are JSON values (dict,
+        list, str, int, float, bool, None).  No query runs, so this is the
+        `check=` a write-behind queue over `put_many` calls before queueing.
+        """
+        if isinstance(key, bool) or not isinstance(key, (str, int)):
+            raise TypeError(f"key must be a str or an int, got {key!r}")
+        return _sql_value("key", key), _json("value", value)
 
     def peek(self, key, default=None):
         """Return a stored value without waiting or counting: for checking, not for serving."""
@@ -267,6 +308,33 @@ class Store:
     def __repr__(self):
         state = "closed" if self.closed else f"reads={self._reads}, writes={self._writes}"
         return f"Store({self.path!r}, delay={self.delay!r}, {state})"
+
+
+def _check_delay(name, value):
+    """A delay in seconds that time.sleep() can take: 0 <= value <= MAX_DELAY."""
+    check_seconds(name, value)
+    if value > MAX_DELAY:
+        raise ValueError(f"{name} must be at most {MAX_DELAY:.4g} s, the longest time.sleep() takes, "
+                         f"got {value!r}")
+    return float(value)
+
+
+def _sql_value(name, value):
+    """Refuse what SQLite can't bind: integers beyond 64 bits, and non-scalars."""
+    if isinstance(value, int) and not -2**63 <= value < 2**63:
+        raise ValueError(f"{name} {value!r} does not fit in a 64-bit SQLite integer")
+    if value is not None and not isinstance(value, (str, int, float)):
+        raise TypeError(f"{name} must be a str, a number or None, got {value!r}")
+    return value
+
+
+def _json(name, value):
+    """Return value as JSON text, or raise naming what can't be encoded."""
+    try:
+        return json.dumps(value)
+    except (TypeError, ValueError, RecursionError) as error:
+        raise TypeError(f"{name} {value!r} can't be stored: {error}; the store keeps JSON values "
+                        "(dict, list, str, int, float, bool, None)") from None
 
 
 def _number(value):

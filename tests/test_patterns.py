@@ -321,3 +321,197 @@ def test_a_queue_nobody_closed_is_flushed_at_exit(tmp_path):
     assert out.stdout.strip() == "5"
     with Store(db, delay=0) as store:
         assert [store.get(f"k{i}") for i in range(5)] == [0, 1, 2, 3, 4]
+
+
+# -- poison writes, rejected writes and dropped queues (issue 13)
+
+class PoisonDB(FakeDB):
+    """Refuses any batch holding a poison value, with an error that is not about the data."""
+
+    def save_many(self, batch):
+        if any(value == "poison" for _, value in batch):
+            raise StoreError("constraint failed")
+        super().save_many(batch)
+
+
+def test_a_value_the_store_cannot_encode_is_refused_before_anything_changes():
+    with Store(delay_scale=0) as store:
+        cache = LRUCache(10)
+        wb = WriteBehind(cache, store.get, store.put_many, background=False, check=store.check_put)
+        wb.write("a", 1)
+        before = wb.stats()
+        with pytest.raises(TypeError, match="value .* can't be stored"):
+            wb.write("bad", object())
+        assert wb.stats() == before and "bad" not in cache
+        wb.write("c", 3)
+        assert wb.close() == []
+        assert (store.peek("a"), store.peek("bad"), store.peek("c")) == (1, None, 3)
+
+
+def test_a_poison_write_found_at_flush_time_is_set_aside_and_blocks_nothing():
+    with Store(delay_scale=0) as store:
+        cache = LRUCache(10)
+        wb = WriteBehind(cache, store.get, store.put_many, background=False, sleep=lambda s: None)
+        poison = object()
+        wb.write("a", 1)
+        wb.write("bad", poison)
+        wb.write("c", 3)
+        with pytest.warns(RuntimeWarning, match="refused 1 of 3 writes"):
+            dead = wb.close()
+        assert [(d.key, d.value) for d in dead] == [("bad", poison)]
+        assert isinstance(dead[0].error, TypeError) and wb.dead_letters == dead
+        assert (store.peek("a"), store.peek("c")) == (1, 3)
+        assert wb.stats().dead == 1 and wb.stats().flushed == 2 and wb.stats().unflushed == 0
+        assert "bad" not in cache  # the cache does not serve a value that was never stored
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_one_percent_poison_every_good_write_stored_every_poison_write_reported(seed):
+    rng = random.Random(seed)
+    writes = [(f"k{rng.randrange(500)}", "poison" if rng.random() < 0.01 else i) for i in range(10_000)]
+    db = PoisonDB()
+    wb = WriteBehind(LRUCache(100), db.load, db.save_many, batch_size=50, maxsize=200,
+                     background=False, sleep=lambda s: None)
+    for key, value in writes:
+        wb.write(key, value)
+    with pytest.warns(RuntimeWarning, match="refused"):
+        dead = wb.close()
+    good = [(k, v) for k, v in writes if v != "poison"]
+    assert _per_key(db.log) == _per_key(good)  # every good write, in order per key
+    assert [(d.key, d.value) for d in dead] == [(k, v) for k, v in writes if v == "poison"]
+    assert 50 < len(dead) < 150 and wb.stats().dead == len(dead)
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_one_percent_poison_through_the_store_is_refused_at_write_time(seed):
+    rng = random.Random(seed)
+    with Store(delay_scale=0) as store:
+        wb = WriteBehind(LRUCache(100), store.get, store.put_many, batch_size=50,
+                         background=False, check=store.check_put)
+        refused, expected = 0, {}
+        for i in range(10_000):
+            key = f"k{i}"
+            if rng.random() < 0.01:
+                with pytest.raises(TypeError, match="can't be stored"):
+                    wb.write(key, {"at": object()})
+                refused += 1
+            else:
+                wb.write(key, i)
+                expected[key] = i
+        assert wb.close() == []
+        assert store.stats().rows_written == len(expected) == 10_000 - refused and refused > 50
+        assert all(store.peek(key) == value for key, value in expected.items())
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_ten_thousand_writes_all_stored_when_a_fifth_of_database_writes_fail(seed):
+    with Store(delay_scale=0, fail_rate=0.2, seed=seed) as store:
+        wb = WriteBehind(LRUCache(100), store.get, store.put_many, batch_size=50,
+                         background=False, sleep=lambda s: None, check=store.check_put)
+        for i in range(10_000):
+            wb.write(f"k{i}", i)
+        assert wb.close() == []
+        assert wb.stats().retried > 0 and wb.stats().flushed == 10_000
+        assert all(store.peek(f"k{i}") == i for i in range(10_000))
+
+
+def test_a_database_that_is_down_keeps_the_batch_queued_not_dead():
+    db = FakeDB()
+    db.fail_next = 10**9
+    wb = WriteBehind(LRUCache(10), db.load, db.save_many, background=False, retries=1,
+                     sleep=lambda s: None)
+    for i in range(5):
+        wb.write(f"k{i}", i)
+    with pytest.raises(StoreError):
+        wb.flush()
+    assert wb.stats().unflushed == 5 and wb.stats().dead == 0
+    db.fail_next = 0
+    assert wb.flush() == 5 and len(db.data) == 5
+
+
+def test_an_unhashable_key_is_refused_before_it_is_queued():
+    db = FakeDB()
+    wb = WriteBehind(LRUCache(10), db.load, db.save_many, background=False)
+    wb.write("a", 1)
+    before = wb.stats()
+    with pytest.raises(TypeError, match="unhashable"):
+        wb.write(["x"], 1)
+    assert wb.stats() == before and wb.stats().queued == wb.stats().unflushed == 1
+    wb.close()
+    assert db.log == [("a", 1)]
+
+
+def test_a_cache_that_raises_leaves_the_write_unqueued():
+    class Broken(dict):
+        def __setitem__(self, key, value):
+            raise ConnectionError("cache down")
+
+    db = FakeDB()
+    wb = WriteBehind(Broken(), db.load, db.save_many, background=False)
+    with pytest.raises(ConnectionError):
+        wb.write("a", 1)
+    assert wb.stats().queued == 0 and wb.flush() == 0 and db.log == []  # a retry won't write twice
+
+
+@pytest.mark.parametrize("pattern", [CacheAside, ReadThrough, WriteThrough, WriteAround])
+@pytest.mark.parametrize("cache", [None, "cache", 42])
+def test_patterns_refuse_a_non_cache_at_construction(pattern, cache):
+    db = FakeDB()
+    with pytest.raises(TypeError, match="cache must be a cache with get"):
+        pattern(cache, db.load, db.save)
+    assert db.log == []
+
+
+def test_write_behind_refuses_a_non_cache_at_construction():
+    with pytest.raises(TypeError, match="cache must be"):
+        WriteBehind(None, dict.get, list, background=False)
+
+
+def _run(script):
+    import subprocess
+    import sys
+    return subprocess.run([sys.executable, "-W", "always::ResourceWarning", "-c", script],
+                          capture_output=True, text=True, timeout=60)
+
+
+_DROPPED = """
+import gc
+from cachelab import LRUCache
+from cachelab.patterns import WriteBehind
+from cachelab.store import Store
+
+store = Store({db!r}, delay=0)
+
+def work():
+    queue = WriteBehind(LRUCache(10), store.get, store.put_many, batch_size=100, background=False)
+    for i in range(10_000):
+        queue.write(f"k{{i}}", i)
+    print(queue.stats().unflushed)
+    {close_store}
+
+work()  # the queue is dropped here, without close()
+gc.collect()
+"""
+
+
+def test_a_queue_dropped_without_close_is_flushed(tmp_path):
+    import sqlite3
+
+    db = tmp_path / "shop.sqlite3"
+    run = _run(_DROPPED.format(db=str(db), close_store=""))
+    assert run.returncode == 0, run.stderr
+    unflushed = int(run.stdout)
+    assert unflushed > 0
+    assert f"without close() with {unflushed} writes queued" in run.stderr
+    assert "ResourceWarning" in run.stderr
+    with sqlite3.connect(db) as conn:
+        assert conn.execute("SELECT COUNT(*) FROM kv").fetchone()[0] == 10_000
+
+
+def test_a_queue_dropped_after_its_store_closed_says_what_it_could_not_write(tmp_path):
+    db = tmp_path / "shop.sqlite3"
+    run = _run(_DROPPED.format(db=str(db), close_store="store.close()"))
+    assert run.returncode == 0, run.stderr
+    unflushed = int(run.stdout)
+    assert f"could not flush {unflushed} writes when dropped without close()" in run.stderr
+    assert "the store is closed" in run.stderr

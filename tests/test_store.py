@@ -99,7 +99,7 @@ def test_file_store_persists_and_closes(tmp_path):
     with Store(path, delay_scale=0) as store:
         store.put("k", "v")
     assert store.closed
-    with pytest.raises(ValueError, match="closed"):
+    with pytest.raises(StoreError, match="closed"):
         store.get("k")
     with Store(path, delay_scale=0) as again:  # reopening does not seed twice
         assert again.get("k") == "v"
