@@ -64,6 +64,7 @@ __all__ = [
     "RedisCache",
     "RedisStats",
     "TwoLevelCache",
+    "service_caches",
 ]
 
 log = logging.getLogger("cachelab.redis")
@@ -495,6 +496,28 @@ class RedisCache:
     def __repr__(self):
         return (f"RedisCache(prefix={self.prefix!r}, ttl={self.ttl!r}, codec={self.codec.name!r}, "
                 f"available={self.available})")
+
+
+def service_caches(client, namespace="cachelab:", *, fresh=False, **options):
+    """Return a factory `(kind, ttl) -> RedisCache` for `ECommerceService(cache=...)`.
+
+    Every kind gets the prefix `namespace + kind + ":"` on one shared client
+    (a URL is connected once).  `fresh=True` empties each cache as it is
+    made, so a new service starts cold, as it does with in-process caches.
+    The factory's `made` lists the caches, e.g. to clear them afterwards.
+    """
+    if isinstance(client, str):
+        client = _client_from_url(client, options.get("timeout", 0.05))
+
+    def cache(kind, ttl):
+        made = RedisCache(client, prefix=f"{namespace}{kind}:", ttl=ttl, **options)
+        if fresh:
+            made.clear()
+        cache.made.append(made)
+        return made
+
+    cache.made = []
+    return cache
 
 
 def _glob_escape(text):

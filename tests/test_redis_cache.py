@@ -309,3 +309,18 @@ def test_two_clients_share_writes_where_two_in_process_caches_drift(redis_url, m
     local_a["price:1"] = local_b["price:1"] = 999
     local_b["price:1"] = 949
     assert local_a["price:1"] == 999 != local_b["price:1"]  # a drifted, stale copy
+
+
+def test_the_demo_runs_over_redis_and_leaves_no_keys(redis_url):
+    import subprocess
+    import sys
+
+    import redis
+
+    env = {**os.environ, "CACHELAB_REDIS_URL": redis_url}
+    out = subprocess.run([sys.executable, "-m", "cachelab.demo", "--cache", "redis", "--quiet",
+                          "--db-delay", "0"], capture_output=True, text=True, env=env, timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert f"Caches in Redis: {redis_url}" in out.stdout and "Cache Hit Rate: 42.9%" in out.stdout
+    with redis.Redis.from_url(redis_url) as client:
+        assert not list(client.scan_iter(match="cachelab-demo:*"))
