@@ -1,29 +1,26 @@
 """The guide's four experiments as pure functions that return data.
 
 Each function runs a cachelab cache on a fake clock or a seeded trace and
-returns plain records, so a test, a printed table, a plot and a slider
-all read the same answer.  The widgets and plots are in `widgets.py` and
-`plots.py`; nothing here imports matplotlib or ipywidgets.
+returns plain records, so a test, a printed table, a chart and a slider
+all read the same answer.  The views are in `views.py` (text, HTML, SVG)
+and `plots.py` (matplotlib); nothing here imports matplotlib or ipywidgets.
 """
 
 import collections
 import re
 from numbers import Real
 
-from . import workloads
-from .caches import MISSING, FakeClock, RRCache, TTLCache
+from .caches import MISSING, FakeClock, TTLCache
 from ._checks import check_int, check_seconds
-from .policies import policy_class
-from .simulation import Step, lru_hit_curve, policy_walk, replay
+from .policies import CLASSIC_POLICIES, new_cache
+from .simulation import compare_policies, replay
+from .workloads import make_trace
 
 __all__ = [
-    "GUIDE_POLICIES",
-    "PATTERNS",
-    "HitRates",
+    "HIT_RATE_SIZES",
     "Lifetime",
     "Step",
     "TTLRun",
-    "TTLStep",
     "hit_rate",
     "hit_rate_table",
     "lfu_steps",
@@ -31,33 +28,32 @@ __all__ = [
     "parse_sequence",
     "parse_times",
     "policy_steps",
-    "rates_table",
-    "step_table",
     "ttl_timeline",
 ]
 
-TTLStep = collections.namedtuple("TTLStep", "step time key hit expired snapshot")
-TTLStep.__doc__ = "One timed request: hit or miss, the keys found expired on the way, the cache after."
+Step = collections.namedtuple("Step", "step key hit evicted state time expired",
+                              defaults=(None, ()))
+Step.__doc__ = ("One request: its 1-based number, the key, hit or miss, the key evicted (or "
+                "None), the cache's describe() rows after it, and for a timed run the time and "
+                "the keys found expired on the way.")
 
 Lifetime = collections.namedtuple("Lifetime", "key stored expires")
 Lifetime.__doc__ = "One stored entry: when it was stored and when its TTL runs out."
 
+
 class TTLRun(collections.namedtuple("TTLRun", "ttl steps lifetimes")):
-    """A TTL experiment: the ttl, one TTLStep per request, one Lifetime per stored entry."""
+    """A TTL experiment: the ttl, one Step per request, one Lifetime per stored entry."""
 
     __slots__ = ()
 
-    # The full record list is long; step_table(run.steps) shows it all.
+    # The full record list is long; views.step_table(run.steps) shows it all.
     def __repr__(self):
         hits = sum(step.hit for step in self.steps)
         return (f"TTLRun(ttl={self.ttl!r}, {len(self.steps)} requests: {hits} hits, "
                 f"{len(self.steps) - hits} misses, {len(self.lifetimes)} lifetimes)")
 
-HitRates = collections.namedtuple("HitRates", "pattern sizes rates")
-HitRates.__doc__ = "Hit ratios by policy: rates[policy][i] is the ratio at sizes[i]."
 
-GUIDE_POLICIES = ("LRU", "LFU", "FIFO", "RR")  # the guide's four; policies.POLICIES has every one
-PATTERNS = ("uniform", "scan", "loop", "zipf")
+HIT_RATE_SIZES = (5, 10, 20, 40, 60, 80, 100)
 
 # A key is a word: letters, digits, '_' or '-'.  Anything else is a typo.
 _KEY = re.compile(r"^[\w-]+$")
@@ -140,103 +136,59 @@ def ttl_timeline(ttl, gap=1.0, *, n_requests=8, schedule=None, sequence=None, cl
         hit = cache.get(key, MISSING) is not MISSING
         if not hit:
             cache[key] = key
-            lifetimes.append(Lifetime(key, clock(), cache.snapshot()["expires"][key]))
-        steps.append(TTLStep(number, clock(), key, hit, tuple(expired), cache.snapshot()))
+            lifetimes.append(Lifetime(key, clock(), clock() + ttl))
+        steps.append(Step(number, key, hit, None, cache.describe(), clock(), tuple(expired)))
     return TTLRun(ttl, steps, lifetimes)
 
 
 # -- experiments 2 and 3: LRU and LFU eviction, step by step --------------------
 
 def policy_steps(policy, sequence, size):
-    """Walk `sequence` ("A B C A" or a list) through a cache of `size` under `policy`."""
-    return policy_walk(policy, parse_sequence(sequence), size)
+    """Walk `sequence` ("A B C A" or a list) through a cache of `size` under `policy`.
+
+    Each request is a read (it moves LRU's key, counts LFU's use); a miss
+    stores the key.  One Step per request, with the cache's rows after it.
+    """
+    keys = parse_sequence(sequence)
+    cache = new_cache(policy, check_int("size", size, 1))
+    evicted = []
+    cache.subscribe(lambda event: evicted.append(event.key))
+    steps = []
+    for number, key in enumerate(keys, 1):
+        evicted.clear()
+        hit = cache.get(key, MISSING) is not MISSING
+        if not hit:
+            cache[key] = key
+        steps.append(Step(number, key, hit, evicted[0] if evicted else None, cache.describe()))
+    return steps
 
 
 def lru_steps(sequence, size):
-    """Walk `sequence` through an LRUCache of `size`; each snapshot is oldest-first."""
+    """Walk `sequence` through an LRUCache of `size`: one row, least recently used first."""
     return policy_steps("LRU", sequence, size)
 
 
 def lfu_steps(sequence, size):
-    """Walk `sequence` through an LFUCache of `size`; each snapshot holds the frequency buckets."""
+    """Walk `sequence` through an LFUCache of `size`: one row per use count, lowest first."""
     return policy_steps("LFU", sequence, size)
 
 
-def step_table(steps):
-    """Format Step or TTLStep records as a fixed-width text table."""
-    if steps and isinstance(steps[0], TTLStep):
-        lines = ["step   time  key  result  expires  expired"]
-        for s in steps:
-            expires = s.snapshot["expires"].get(s.key)
-            lines.append(f"{s.step:>4} {s.time:>6g}  {s.key!s:<4} {'hit' if s.hit else 'miss':<6}  "
-                         f"{expires:>7g}  {' '.join(map(str, s.expired))}".rstrip())
-        return "\n".join(lines)
-    lines = ["step  key  result  evicted  cache (next to go first)"]
-    for s in steps:
-        lines.append(f"{s.step:>4}  {s.key!s:<4} {'hit' if s.hit else 'miss':<6}  "
-                     f"{'' if s.evicted is None else s.evicted!s:<7}  {_describe(s.snapshot)}")
-    return "\n".join(lines)
+# -- experiment 4: hit rate by size, workload and policy ---------------------------
 
-
-def _describe(snapshot):
-    if "buckets" in snapshot:
-        return "  ".join(f"{count}x: {' '.join(map(str, keys))}"
-                         for count, keys in snapshot["buckets"].items())
-    return " ".join(map(str, snapshot["order"]))
-
-
-# -- experiment 4: hit rate by size, pattern and policy ---------------------------
-
-def _trace(pattern, size, n_requests, n_keys, alpha, seed):
-    if pattern == "uniform":
-        return workloads.uniform(n_requests, n_keys, seed=seed)
-    if pattern == "zipf":
-        return workloads.zipf(n_requests, n_keys, alpha, seed=seed)
-    if pattern == "scan":
-        return workloads.scan(n_requests, n_keys)
-    if pattern == "loop":
-        return workloads.loop(n_requests, size)  # one key more than the cache holds
-    raise ValueError(f"pattern must be one of {', '.join(PATTERNS)}, got {pattern!r}")
-
-
-def _make(policy, size, seed):
-    cls = policy_class(policy)
-    return cls(size, seed=seed) if cls is RRCache else cls(size)
-
-
-def hit_rate(pattern, size, policy, *, alpha=1.0, seed=0, n_requests=2000, n_keys=100):
-    """Replay one seeded trace through one cache and return its SimResult."""
+def hit_rate(workload, size, policy, *, alpha=1.0, seed=0, n_requests=2000, n_keys=100):
+    """Replay one seeded workload (see workloads.WORKLOADS) through one cache; its SimResult."""
     size = check_int("size", size, 1)
-    return replay(_make(policy, size, seed), _trace(pattern, size, n_requests, n_keys, alpha, seed))
+    trace = make_trace(workload, n_requests, n_keys, alpha, seed=seed)
+    return replay(new_cache(policy, size, seed=seed), trace)
 
 
-def hit_rate_table(pattern, sizes=(5, 10, 20, 40, 60, 80, 100), policies=GUIDE_POLICIES, *,
+def hit_rate_table(workload, sizes=HIT_RATE_SIZES, policies=CLASSIC_POLICIES, *,
                    alpha=1.0, seed=0, n_requests=2000, n_keys=100):
-    """Hit ratio of each policy at each cache size, all on the same seeded trace."""
+    """Return {policy: HitCurve} at each size, every policy on the same seeded workload."""
     sizes = [check_int("sizes", s, 1) for s in sizes]
-    for policy in policies:
-        policy_class(policy)  # an unknown name fails here, before any replay
-    policies = [policy.upper() for policy in policies]
+    if isinstance(policies, str):
+        policies = [policies]
     if not sizes or not policies:
         raise ValueError("sizes and policies must each name at least one value")
-    shared = None if pattern == "loop" else _trace(pattern, 1, n_requests, n_keys, alpha, seed)
-    rates = {}
-    for policy in policies:
-        if policy == "LRU" and shared is not None:  # every size in one pass, same hits as replays
-            rates[policy] = lru_hit_curve(shared, sizes).hit_ratios.tolist()
-            continue
-        rates[policy] = [
-            replay(_make(policy, size, seed),
-                   shared if shared is not None
-                   else _trace(pattern, size, n_requests, n_keys, alpha, seed)).hit_ratio
-            for size in sizes
-        ]
-    return HitRates(pattern, sizes, rates)
-
-
-def rates_table(table):
-    """Format a HitRates table as text: one row per size, one column per policy."""
-    lines = ["size  " + "  ".join(f"{policy:>5}" for policy in table.rates)]
-    for i, size in enumerate(table.sizes):
-        lines.append(f"{size:>4}  " + "  ".join(f"{rates[i]:>5.0%}" for rates in table.rates.values()))
-    return "\n".join(lines)
+    trace = make_trace(workload, n_requests, n_keys, alpha, seed=seed)
+    return compare_policies(trace, sizes, [policy.upper() for policy in policies], seed=seed)

@@ -2,33 +2,29 @@
 
 `lru_hit_curve()` finds LRU's hits at every cache size in one pass over
 the trace (Mattson's stack distances); `hit_curve()` replays any other
-policy once per size.
+policy once per size, and `compare_policies()` puts them side by side
+with Belady's OPT as the ceiling.  Text, SVG and matplotlib views of
+the curves are in `views.py` and `plots.py`.
 """
 
 import collections
 
 import numpy as np
 
-from ._checks import check_int
-from .caches import MISSING
-from .policies import opt_hits, policy_class
+from .caches import MISSING, Cache
+from .policies import POLICIES, new_cache, opt_hits, policy_class
 from .workloads import _as_keys, _reuses
 
 __all__ = [
-    "POLICY_NAMES",
+    "ALL_POLICIES",
     "HitCurve",
     "SimResult",
-    "Step",
     "compare_policies",
-    "curves_table",
     "gaps_to_opt",
     "hit_curve",
     "lru_hit_curve",
-    "policy_walk",
     "replay",
     "stack_distances",
-    "state_rows",
-    "walk_table",
 ]
 
 SimResult = collections.namedtuple("SimResult", "hits misses")
@@ -45,7 +41,7 @@ HitCurve.hit_ratios = property(
 )
 HitCurve.__doc__ = "Hits of one policy at each cache size, over a trace of `requests` requests."
 
-POLICY_NAMES = ("LRU", "FIFO", "LFU", "CLOCK", "SIEVE", "ARC", "S3-FIFO", "OPT")
+ALL_POLICIES = (*POLICIES, "OPT")  # every registered policy, then the offline ceiling
 
 _AUTO_PROGRESS = 500_000  # requests: below this a replay is too quick to need a bar
 _CHUNK = 65_536  # requests between progress-bar updates
@@ -71,20 +67,49 @@ def replay(cache, trace, *, progress=None):
     """
     keys = trace.tolist() if hasattr(trace, "tolist") else list(trace)
     bar = _progress(len(keys), progress, type(cache).__name__)
+    run = _replay_hooks if type(cache).get is Cache.get else _replay_get
     hits = 0
-    get = cache.get
-    missing = MISSING
     for start in range(0, len(keys), _CHUNK):
-        for key in keys[start:start + _CHUNK]:
-            if get(key, missing) is missing:
-                cache[key] = key
-            else:
-                hits += 1
+        hits += run(cache, keys[start:start + _CHUNK])
         if bar is not None:
             bar.update(min(_CHUNK, len(keys) - start))
     if bar is not None:
         bar.close()
     return SimResult(hits, len(keys) - hits)
+
+
+def _replay_get(cache, keys):
+    hits = 0
+    get, missing = cache.get, MISSING
+    for key in keys:
+        if get(key, missing) is missing:
+            cache[key] = key
+        else:
+            hits += 1
+    return hits
+
+
+def _replay_hooks(cache, keys):
+    # Cache.get() is a lookup, the policy's read hook and a count; done
+    # inline they cost half as much, which keeps the hit-rate slider quick.
+    # Same hits, same evictions, same cache_info().
+    data, touch, hits = cache._data, cache._touch, 0
+    if type(cache)._touch is Cache._touch:  # reads change nothing (FIFO, RR)
+        for key in keys:
+            if key in data:
+                hits += 1
+            else:
+                cache[key] = key
+    else:
+        for key in keys:
+            if key in data:
+                hits += 1
+                touch(key)
+            else:
+                cache[key] = key
+    cache._hits += hits
+    cache._misses += len(keys) - hits
+    return hits
 
 
 # -- LRU at every size in one pass ------------------------------------------
@@ -175,11 +200,13 @@ def _check_sizes(sizes):
 
 # -- any policy, size by size -------------------------------------------------
 
-def hit_curve(policy, trace, sizes, *, progress=None):
+def hit_curve(policy, trace, sizes, *, seed=0, progress=None):
     """Return the hits of `policy` at each of `sizes`, one replay per size.
 
     `policy` is a name from policies.POLICIES, or 'OPT' (Belady's offline
-    optimum), or a cache class taking maxsize.  'LRU' uses the one-pass curve.
+    optimum), or a cache class taking maxsize; a random policy gets `seed`.
+    'LRU' uses the one-pass curve.  A cache that holds every distinct key
+    never evicts, so its hits are known without a replay.
     """
     sizes = _check_sizes(sizes)
     keys = _as_keys(trace)
@@ -195,10 +222,16 @@ def hit_curve(policy, trace, sizes, *, progress=None):
         cls, name = policy, policy.__name__
     else:
         raise TypeError(f"policy must be a name or a cache class, got {policy!r}")
+    distinct = len(np.unique(keys))
     bar = _progress(len(keys) * len(sizes), progress, name)
     hits = []
     for size in sizes.tolist():
-        hits.append(replay(cls(size), keys, progress=False).hits if size else 0)
+        if size == 0:
+            hits.append(0)
+        elif size >= distinct:
+            hits.append(len(keys) - distinct)  # every key fits: only first uses miss
+        else:
+            hits.append(replay(new_cache(cls, size, seed=seed), keys, progress=False).hits)
         if bar is not None:
             bar.update(len(keys))
     if bar is not None:
@@ -206,14 +239,13 @@ def hit_curve(policy, trace, sizes, *, progress=None):
     return HitCurve(name, sizes, np.array(hits, dtype=np.int64), len(keys))
 
 
-# -- the policies lab (notebook 08): every policy on one trace ------------------
-
-def compare_policies(trace, sizes, policies=POLICY_NAMES, *, progress=False):
+def compare_policies(trace, sizes, policies=ALL_POLICIES, *, seed=0, progress=False):
     """Return {policy name: HitCurve} for each policy on the same trace; OPT is the ceiling."""
     if isinstance(policies, str):
         policies = [policies]
     return {curve.policy: curve
-            for curve in (hit_curve(policy, trace, sizes, progress=progress) for policy in policies)}
+            for curve in (hit_curve(policy, trace, sizes, seed=seed, progress=progress)
+                          for policy in policies)}
 
 
 def gaps_to_opt(curves):
@@ -222,77 +254,3 @@ def gaps_to_opt(curves):
         raise ValueError("curves must include 'OPT', the ceiling the gaps are measured from")
     ceiling = curves["OPT"].hit_ratios
     return {name: ceiling - curve.hit_ratios for name, curve in curves.items() if name != "OPT"}
-
-
-def curves_table(curves):
-    """Format curves as text: hit ratio per size and policy, then the mean gap to OPT."""
-    names = list(curves)
-    sizes = next(iter(curves.values())).sizes
-    lines = ["size  " + " ".join(f"{name:>7}" for name in names)]
-    for i, size in enumerate(sizes):
-        lines.append(f"{size:>4}  " + " ".join(f"{curves[n].hit_ratios[i]:>7.1%}" for n in names))
-    if "OPT" in curves:
-        gaps = gaps_to_opt(curves)
-        lines.append("gap   " + " ".join(f"{gaps[n].mean():>7.1%}" if n in gaps else f"{'':>7}"
-                                         for n in names))
-    return "\n".join(lines)
-
-
-def state_rows(snapshot):
-    """Turn a policy's snapshot into rows to draw: (label, keys, marked keys, hand key or None).
-
-    Each row is a queue, oldest (or next to go) first.  Marked keys are the
-    ones the policy will spare: CLOCK's reference bits, SIEVE's visited
-    keys, S3-FIFO's keys read since they arrived.
-    """
-    if "hand" in snapshot:  # SIEVE
-        return [("queue", snapshot["queue"], snapshot["visited"], snapshot["hand"])]
-    if "ring" in snapshot:  # CLOCK: the hand is at the front of the ring
-        ring = snapshot["ring"]
-        return [("ring", ring, [k for k in ring if snapshot["referenced"][k]],
-                 ring[0] if ring else None)]
-    if "small" in snapshot:  # S3-FIFO
-        read = [k for k, n in snapshot["freq"].items() if n]
-        return [("small", snapshot["small"], [k for k in snapshot["small"] if k in read], None),
-                ("main", snapshot["main"], [k for k in snapshot["main"] if k in read], None),
-                ("ghost", snapshot["ghost"], [], None)]
-    if "T1" in snapshot:  # ARC
-        return [(name, snapshot[name], [], None) for name in ("T1", "T2", "B1", "B2")]
-    if "buckets" in snapshot:  # LFU: one row per use count, lowest (next to go) first
-        return [(f"{count}x", keys, [], None) for count, keys in snapshot["buckets"].items()]
-    return [("cache", snapshot.get("order", []), [], None)]
-
-
-Step = collections.namedtuple("Step", "step key hit evicted snapshot")
-Step.rows = property(lambda self: state_rows(self.snapshot),
-                     doc="The snapshot as rows to draw; see state_rows().")
-Step.__doc__ = ("One request of a walk: its 1-based number, the key, hit or miss, "
-                "the key evicted (or None), and the cache's snapshot() after it.")
-
-
-
-def policy_walk(policy, keys, size):
-    """Request each key in turn from a `policy` cache of `size`; one Step per request."""
-    cache = policy_class(policy)(check_int("size", size, 1))
-    evicted = []
-    cache.subscribe(lambda event: evicted.append(event.key))
-    walk = []
-    for number, key in enumerate(keys, 1):
-        evicted.clear()
-        hit = cache.get(key, MISSING) is not MISSING  # a read: moves LRU's key, counts LFU's use
-        if not hit:
-            cache[key] = key
-        walk.append(Step(number, key, hit, evicted[0] if evicted else None, cache.snapshot()))
-    return walk
-
-
-def walk_table(walk):
-    """Format Step records as text; [k] is under the hand, k* is marked to be spared."""
-    lines = []
-    for s in walk:
-        state = "  ".join(f"{label}: " + (" ".join(
-            (f"[{k}]" if k == hand else str(k)) + ("*" if k in marked else "") for k in keys) or "-")
-            for label, keys, marked, hand in s.rows)
-        evicted = "" if s.evicted is None else f" evict {s.evicted}"
-        lines.append(f"{s.step:>2} {s.key!s:<3} {'hit ' if s.hit else 'miss'}{evicted:<9} | {state}")
-    return "\n".join(lines)

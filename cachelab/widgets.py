@@ -2,8 +2,11 @@
 
 Each widget is an `ipywidgets.interactive` built on a pure function from
 `cachelab`: moving a control re-runs that function, prints a line, draws
-a plot, and leaves the function's data in `widget.result` for tests.
-`import cachelab` does not import this module; notebooks import it.
+its view, and leaves the function's data in `widget.result` for tests.
+The experiments' views are HTML or SVG strings from `views.py`, which
+draw in about a millisecond; the e-commerce and write-pattern widgets
+draw matplotlib figures.  Every list of policies comes from the registry,
+`policies.POLICIES`.  `import cachelab` does not import this module.
 """
 
 import ipywidgets as w
@@ -11,7 +14,10 @@ from IPython.display import HTML, Image, display
 
 from . import experiments as ex
 from .caches import LRUCache, cached
-from .plots import OFFSCREEN, Canvas, html_steps, plot_ttl_timeline, svg_hit_rates, to_png
+from .plots import to_png
+from .policies import CLASSIC_POLICIES, POLICIES
+from .views import hit_rate_chart, html_steps, svg_chart, svg_ttl_timeline
+from .workloads import WORKLOADS
 
 __all__ = [
     "controls",
@@ -44,12 +50,11 @@ def controls(widget):
 # -- experiments: TTL expiration (notebook 02) --------------------------------
 
 def ttl_widget(ttl=2.5, gap=1.0, schedule="", *, n_requests=8):
-    """Sliders for TTL and gap, or a typed schedule of request times; draws the timeline."""
+    """Sliders for TTL and gap, or a typed schedule of request times; draws the timeline as SVG."""
     ttl_slider = w.FloatSlider(value=ttl, min=0.5, max=6.0, step=0.5, description="ttl")
     gap_slider = w.FloatSlider(value=gap, min=0.5, max=3.0, step=0.5, description="gap")
     times = w.Text(value=schedule, description="schedule", placeholder="e.g. 0 1 2 6 7 (blank: use gap)",
                    continuous_update=False)
-    canvas = Canvas()
 
     def run(ttl, gap, schedule):
         gap_slider.disabled = bool(schedule.strip())
@@ -61,13 +66,13 @@ def ttl_widget(ttl=2.5, gap=1.0, schedule="", *, n_requests=8):
             return None
         hits = sum(s.hit for s in result.steps)
         print(f"ttl {ttl:g} s: {hits} hits, {len(result.steps) - hits} misses")
-        _show(plot_ttl_timeline(result, ax=canvas))
+        display(HTML(svg_ttl_timeline(result)))
         return result
 
     return w.interactive(run, ttl=ttl_slider, gap=gap_slider, schedule=times)
 
 
-# -- experiments: LRU and LFU steps (notebooks 03 and 04) ----------------------
+# -- any policy step by step (notebooks 03, 04 and 08) ------------------------------
 
 def _step_through(policy, sequence, size, *, choices=(), at_end=True, interval=800):
     """Sequence, size and step controls (with play) over policy_steps(), drawn by html_steps().
@@ -126,30 +131,38 @@ def lfu_widget(sequence="A B A C A D B E", size=3):
     return _step_through("LFU", sequence, size)
 
 
+def policy_walk_widget(policy="SIEVE", sequence="A B C A D B E A F G", size=4):
+    """A choice of every registered policy, and the step-through controls from the first step."""
+    return _step_through(policy, sequence, size, choices=tuple(POLICIES), at_end=False,
+                         interval=900)
+
+
 # -- experiments: hit rate against cache size (notebook 05) --------------------
 
-# Moving the size or policy reuses the table; only pattern or alpha rebuild it.
+# Moving the size or policy reuses the table; only the workload or alpha rebuild it.
 _table = cached(LRUCache(maxsize=32))(ex.hit_rate_table)
 
 
-def hit_rate_widget(size=20, pattern="zipf", policy="LRU", alpha=1.0, *, seed=0):
-    """Size, pattern, policy and Zipf alpha controls; prints the hit rate, plots all policies."""
+def hit_rate_widget(size=20, workload="zipf", policy="LRU", alpha=1.0, *, seed=0):
+    """Size, workload, policy and Zipf alpha controls; prints the hit rate, charts every policy."""
     size_slider = w.IntSlider(value=size, min=1, max=100, description="size")
-    patterns = w.Dropdown(value=pattern, options=ex.PATTERNS, description="pattern")
-    policies = w.ToggleButtons(value=policy, options=ex.GUIDE_POLICIES, description="policy")
+    workloads = w.Dropdown(value=workload, options=WORKLOADS, description="workload")
+    policies = w.ToggleButtons(value=policy, options=CLASSIC_POLICIES, description="policy")
     alpha_slider = w.FloatSlider(value=alpha, min=0.0, max=2.0, step=0.1, description="alpha")
 
-    def run(size, pattern, policy, alpha):
-        alpha_slider.disabled = pattern != "zipf"
-        result = ex.hit_rate(pattern, size, policy, alpha=alpha, seed=seed)
-        table = _table(pattern, alpha=alpha, seed=seed)
-        shape = f"zipf alpha={alpha:g}" if pattern == "zipf" else pattern
+    def run(size, workload, policy, alpha):
+        alpha_slider.disabled = workload not in ("zipf", "zipf+scan")
+        result = ex.hit_rate(workload, size, policy, alpha=alpha, seed=seed)
+        curves = _table(workload, alpha=alpha, seed=seed)
+        shape = f"{workload} alpha={alpha:g}" if not alpha_slider.disabled else workload
         print(f"{policy}, size {size}, {shape}: hit rate {result.hit_ratio:.1%} "
               f"({result.hits} hits, {result.misses} misses)")
-        display(HTML(svg_hit_rates(table, chosen=(policy, size, result.hit_ratio))))
+        chart = hit_rate_chart(curves, (policy, size, result.hit_ratio), title=f"workload: {shape}")
+        display(HTML(svg_chart(chart)))
         return result
 
-    return w.interactive(run, size=size_slider, pattern=patterns, policy=policies, alpha=alpha_slider)
+    return w.interactive(run, size=size_slider, workload=workloads, policy=policies,
+                         alpha=alpha_slider)
 
 
 # -- patterns: the e-commerce demo and the write patterns (notebooks 06 and 07) --
@@ -207,52 +220,47 @@ def patterns_widget(read_fraction=0.9, db_delay=0.05, ttl=30, *, n_ops=2000, see
     return w.interactive(run, read_fraction=share, db_delay=delay, ttl=ttl_slider)
 
 
-# -- policies lab: curves against OPT, queues step by step (notebook 08) -------
-
-def _lab_curves(workload, alpha, sizes, seed, n_requests, n_keys):
-    from .simulation import POLICY_NAMES, compare_policies
-    from .workloads import make_trace
-
-    trace = make_trace(workload, n_requests, n_keys, alpha, seed=seed)
-    return compare_policies(trace, list(sizes), POLICY_NAMES)
-
-
-# Moving the size or the policy choice reuses the curves; workload and alpha rebuild them.
-_curves = cached(LRUCache(maxsize=16))(_lab_curves)
+# -- policies lab: curves against OPT (notebook 08) ---------------------------
 
 LAB_SIZES = (5, 10, 25, 50, 100, 150, 200, 300)
+
+
+def _lab_curve(workload, alpha, policy, seed, n_requests, n_keys):
+    from .simulation import hit_curve
+    from .workloads import make_trace
+
+    return hit_curve(policy, make_trace(workload, n_requests, n_keys, alpha, seed=seed),
+                     LAB_SIZES, seed=seed)
+
+
+# One curve per (workload, alpha, policy): choosing another policy computes only its curve.
+_lab_curves = cached(LRUCache(maxsize=64))(_lab_curve)
 
 
 def policy_lab_widget(workload="zipf", alpha=1.0, size=50, policies=("LRU", "SIEVE", "S3-FIFO"),
                       *, seed=0, n_requests=10_000, n_keys=400):
     """Workload, alpha, size and policy controls; prints each hit ratio and gap, plots the curves."""
-    from .plots import plot_policy_curves
-    from .simulation import POLICY_NAMES, gaps_to_opt
-    from .workloads import WORKLOADS
+    from .plots import Canvas, plot_policy_curves
+    from .simulation import gaps_to_opt
 
     workloads = w.Dropdown(value=workload, options=WORKLOADS, description="workload")
     alpha_slider = w.FloatSlider(value=alpha, min=0.0, max=1.5, step=0.1, description="alpha",
                                  continuous_update=False)
     size_slider = w.SelectionSlider(value=size, options=LAB_SIZES, description="size")
-    chooser = w.SelectMultiple(value=tuple(policies), options=POLICY_NAMES[:-1],
-                               description="policies", rows=len(POLICY_NAMES) - 1)
+    chooser = w.SelectMultiple(value=tuple(policies), options=tuple(POLICIES),
+                               description="policies", rows=len(POLICIES))
+    canvas = Canvas()
 
     def run(workload, alpha, size, policies):
         alpha_slider.disabled = workload not in ("zipf", "zipf+scan")
-        curves = _curves(workload, alpha, LAB_SIZES, seed, n_requests, n_keys)
-        shown = {name: curves[name] for name in (*policies, "OPT")}
+        shown = {name: _lab_curves(workload, alpha, name, seed, n_requests, n_keys)
+                 for name in (*policies, "OPT")}
         gaps = gaps_to_opt(shown)
         at = LAB_SIZES.index(size)
-        print(f"{workload}, size {size}: OPT {curves['OPT'].hit_ratios[at]:.1%}; "
+        print(f"{workload}, size {size}: OPT {shown['OPT'].hit_ratios[at]:.1%}; "
               + ", ".join(f"{n} {shown[n].hit_ratios[at]:.1%} (-{gaps[n][at]:.1%})" for n in policies))
-        _show(plot_policy_curves(shown, size=size, axes=OFFSCREEN)[0])
+        _show(plot_policy_curves(shown, size=size, axes=canvas)[0])
         return shown
 
     return w.interactive(run, workload=workloads, alpha=alpha_slider, size=size_slider,
                          policies=chooser)
-
-
-def policy_walk_widget(policy="SIEVE", sequence="A B C A D B E A F G", size=4):
-    """Policy, sequence and size controls and a step slider (with play) from the first step."""
-    return _step_through(policy, sequence, size, choices=("SIEVE", "S3-FIFO", "CLOCK", "ARC"),
-                         at_end=False, interval=900)

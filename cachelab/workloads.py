@@ -1,4 +1,4 @@
-"""Seeded access patterns: arrays of integer keys, one per request.
+"""Seeded workloads (access patterns): arrays of integer keys, one per request.
 
 Every generator takes `seed=` (or an explicit numpy `rng=`), so a test, a
 notebook and a slider all see the same trace.  `load_trace()` reads a

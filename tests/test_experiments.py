@@ -13,9 +13,9 @@ from cachelab.experiments import (
     parse_sequence,
     parse_times,
     policy_steps,
-    step_table,
     ttl_timeline,
 )
+from cachelab.views import step_table
 
 
 # -- parsing -----------------------------------------------------------------
@@ -57,7 +57,7 @@ def test_steps_reject_bad_size_and_policy():
         lru_steps("A B", 0)
     with pytest.raises(TypeError, match="size must be"):
         lru_steps("A B", 2.5)
-    with pytest.raises(ValueError, match="policy must be one of LRU, LFU, FIFO, RR"):
+    with pytest.raises(ValueError, match="policy must be one of LRU, LFU, FIFO, RR, CLOCK"):
         policy_steps("MRU", "A B", 2)
 
 
@@ -74,7 +74,7 @@ def test_ttl_lifetimes_and_expiry_events():
     run = ttl_timeline(2.5, gap=1.0, n_requests=4)
     assert [(life.stored, life.expires) for life in run.lifetimes] == [(0.0, 2.5), (3.0, 5.5)]
     assert run.steps[3].expired == ("A",)            # found expired at the request at t=3
-    assert run.steps[3].snapshot["expires"] == {"A": 5.5}
+    assert run.steps[3].state[0].notes == {"A": "until 5.5"}
 
 
 def test_ttl_schedule_and_injected_clock():
@@ -91,7 +91,7 @@ def test_lru_steps_name_hits_evictions_and_order():
     steps = lru_steps("A B C A D B E", 3)
     assert [s.hit for s in steps] == [False, False, False, True, False, False, False]
     assert [s.evicted for s in steps] == [None, None, None, None, "B", "C", "A"]
-    assert steps[3].snapshot == {"order": ["B", "C", "A"]}   # A just used: last to go
+    assert steps[3].state[0].keys == ["B", "C", "A"]   # A just used: last to go
 
 
 def test_bigger_lru_evicts_fewer_keys():
@@ -102,7 +102,7 @@ def test_bigger_lru_evicts_fewer_keys():
 def test_lru_and_lfu_evict_different_keys():
     lru, lfu = lru_steps("A A B C", 2), lfu_steps("A A B C", 2)
     assert (lru[-1].evicted, lfu[-1].evicted) == ("A", "B")
-    assert lfu[-1].snapshot == {"buckets": {1: ["C"], 2: ["A"]}}
+    assert [(row.label, row.keys) for row in lfu[-1].state] == [("1x", ["C"]), ("2x", ["A"])]
 
 
 def test_lfu_ties_go_to_the_key_that_reached_the_count_first():
@@ -131,26 +131,36 @@ def test_step_table_reads_like_the_steps():
     assert table[0].startswith("step  key  result  evicted")
     assert table[-1].split() == ["4", "C", "miss", "B", "1x:", "C", "2x:", "A"]
     ttl_table = step_table(ttl_timeline(2.5, gap=1.0, n_requests=4).steps).splitlines()
-    assert ttl_table[-1].split() == ["4", "3", "A", "miss", "5.5", "A"]
+    assert ttl_table[0].startswith("step   time  key  result  expired")
+    assert ttl_table[-1].split() == ["4", "3", "A", "miss", "A", "A", "until", "5.5"]
 
 
 # -- hit rates -------------------------------------------------------------------
 
 def test_hit_rate_grows_with_size_under_zipf():
     table = hit_rate_table("zipf", sizes=(5, 20, 80), policies=("LRU", "LFU"), seed=1)
-    for rates in table.rates.values():
-        assert rates == sorted(rates) and rates[0] < rates[-1]
+    assert list(table) == ["LRU", "LFU"]
+    for curve in table.values():
+        ratios = curve.hit_ratios.tolist()
+        assert ratios == sorted(ratios) and ratios[0] < ratios[-1]
 
 
 def test_loop_larger_than_cache_defeats_lru_but_not_rr():
     table = hit_rate_table("loop", sizes=(10, 50), policies=("lru", "fifo", "rr"))
-    assert table.rates["LRU"] == table.rates["FIFO"] == [0.0, 0.0]
-    assert min(table.rates["RR"]) > 0.5
+    assert table["LRU"].hits.tolist() == table["FIFO"].hits.tolist() == [0, 0]
+    assert table["RR"].hit_ratios[1] > 0.1  # some keys survive a whole loop by luck
 
 
-def test_scan_hits_only_once_everything_fits():
-    assert hit_rate("scan", 99, "LRU").hits == 0
-    assert hit_rate("scan", 100, "LRU").hit_ratio == 0.95
+def test_loop_hits_only_once_everything_fits():
+    assert hit_rate("loop", 99, "LRU").hits == 0
+    assert hit_rate("loop", 100, "LRU").hit_ratio == 0.95
+
+
+def test_table_and_single_replays_agree():
+    table = hit_rate_table("zipf", sizes=(7, 30), alpha=0.8, seed=2)
+    for policy, curve in table.items():
+        assert curve.hits.tolist() == [hit_rate("zipf", size, policy, alpha=0.8, seed=2).hits
+                                       for size in (7, 30)]
 
 
 def test_hit_rate_is_seeded():
@@ -158,9 +168,23 @@ def test_hit_rate_is_seeded():
     assert hit_rate("zipf", 30, "LRU", seed=3) != hit_rate("zipf", 30, "LRU", seed=4)
 
 
-def test_hit_rate_rejects_unknown_pattern():
-    with pytest.raises(ValueError, match="pattern must be one of uniform, scan, loop, zipf"):
+def test_hit_rate_rejects_unknown_workload():
+    with pytest.raises(ValueError, match="workload must be one of zipf, uniform"):
         hit_rate_table("random")
+
+
+# -- notebook 02's summary: a formula checked against the experiment -----------------
+
+@pytest.mark.parametrize("ttl, gap", [(2.5, 1.0), (1.0, 1.0), (4.0, 0.5), (0.5, 2.0), (3.0, 1.5),
+                                      (2.0, 1.0), (2.01, 1.0), (6.0, 0.5)])
+def test_hits_per_miss_is_ceil_ttl_over_gap_minus_one(ttl, gap):
+    """One stored entry serves ⌈ttl/gap⌉ requests: its miss, then ⌈ttl/gap⌉ - 1 hits."""
+    import math
+
+    steps = ttl_timeline(ttl, gap=gap, n_requests=48).steps
+    misses = [i for i, s in enumerate(steps) if not s.hit]
+    runs = [b - a - 1 for a, b in zip(misses, misses[1:])]  # hits between consecutive misses
+    assert runs and set(runs) == {math.ceil(ttl / gap) - 1}
 
 
 def test_ttl_run_repr_summarises():

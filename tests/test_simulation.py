@@ -78,29 +78,48 @@ def test_progress_bar_only_when_asked(capsys):
 
 # -- the policies lab (notebook 08): pure functions, then the plots and widgets --
 
-from cachelab.simulation import (  # noqa: E402
-    POLICY_NAMES,
-    compare_policies,
-    curves_table,
-    gaps_to_opt,
-    policy_walk,
-    state_rows,
-    walk_table,
-)
+from cachelab.policies import POLICIES  # noqa: E402
+from cachelab.simulation import ALL_POLICIES, compare_policies, gaps_to_opt  # noqa: E402
+from cachelab.views import curves_table  # noqa: E402
 from cachelab.workloads import WORKLOADS, make_trace  # noqa: E402
 
 
 def test_compare_policies_puts_opt_on_top():
     curves = compare_policies(make_trace("zipf+scan", 3000, 200, seed=0), [5, 20, 60])
-    assert list(curves) == list(POLICY_NAMES)
+    assert list(curves) == [*POLICIES, "OPT"] == list(ALL_POLICIES)
     gaps = gaps_to_opt(curves)
-    assert set(gaps) == set(POLICY_NAMES) - {"OPT"}
+    assert set(gaps) == set(POLICIES)
     assert all((gap >= 0).all() for gap in gaps.values())
     # The scan flushes LRU's hot keys; S3-FIFO's small queue absorbs it.
     assert gaps["S3-FIFO"][1] < gaps["LRU"][1]
     table = curves_table(curves)
-    assert table.splitlines()[0].split() == ["size", *POLICY_NAMES]
+    assert table.splitlines()[0].split() == ["size", *ALL_POLICIES]
     assert table.splitlines()[-1].startswith("gap")
+
+
+def test_random_policy_curves_are_seeded():
+    trace = make_trace("zipf", 2000, 100, seed=0)
+    assert (hit_curve("RR", trace, [5, 20]).hits.tolist()
+            == hit_curve("RR", trace, [5, 20]).hits.tolist()
+            != hit_curve("RR", trace, [5, 20], seed=1).hits.tolist())
+
+
+def test_a_cache_that_holds_every_key_only_misses_first_uses():
+    trace = make_trace("zipf", 1000, 50, seed=3)
+    distinct = len(set(trace.tolist()))
+    for policy in POLICIES:
+        replayed = replay(__import__("cachelab").policies.new_cache(policy, distinct), trace).hits
+        assert hit_curve(policy, trace, [distinct, 500]).hits.tolist() == [replayed] * 2
+        assert replayed == len(trace) - distinct
+
+
+def test_replay_counts_in_cache_info_as_reads_do():
+    from cachelab import LFUCache
+
+    cache = LFUCache(3)
+    result = replay(cache, [1, 2, 1, 3, 4, 1, 2])
+    info = cache.cache_info()
+    assert (info.hits, info.misses) == (result.hits, result.misses) == (2, 5)
 
 
 def test_gaps_need_opt():
@@ -116,60 +135,16 @@ def test_every_workload_by_name():
         make_trace("zipfian", 10, 10)
 
 
-def test_sieve_walk_shows_hand_and_marks():
-    walk = policy_walk("SIEVE", "A B C A D B E".split(), 4)
-    last = walk[-1]
-    assert (last.key, last.hit, last.evicted) == ("E", False, "C")
-    assert last.rows == [("queue", ["A", "B", "D", "E"], [], "D")]
-    assert walk_table(walk).splitlines()[-1].endswith("| queue: A B [D] E")
-
-
-def test_s3fifo_walk_shows_three_queues():
-    walk = policy_walk("s3-fifo", "A A B C D E".split(), 4)
-    labels = [row[0] for row in walk[-1].rows]
-    assert labels == ["small", "main", "ghost"] and walk[-1].rows[2][1] == ["A"]
-
-
-def test_lru_and_lfu_walk_the_same_way():
-    lfu = policy_walk("lfu", "A B A C".split(), 2)
-    assert [(s.hit, s.evicted) for s in lfu] == [(False, None), (False, None), (True, None),
-                                                  (False, "B")]
-    assert lfu[-1].rows == [("1x", ["C"], [], None), ("2x", ["A"], [], None)]
-    assert policy_walk("LRU", "A B A C".split(), 2)[-1].rows == [("cache", ["A", "C"], [], None)]
-
-
-def test_state_rows_for_clock_and_arc():
-    clock = state_rows({"ring": [1, 2], "referenced": {1: True, 2: False}})
-    assert clock == [("ring", [1, 2], [1], 1)]
-    arc = state_rows({"T1": [1], "T2": [], "B1": [2], "B2": [], "p": 0.0})
-    assert [row[0] for row in arc] == ["T1", "T2", "B1", "B2"]
-
-
-def test_walk_names_bad_arguments():
-    with pytest.raises(ValueError, match="policy must be one of"):
-        policy_walk("MRU", ["A"], 2)
-    with pytest.raises(ValueError, match="size"):
-        policy_walk("SIEVE", ["A"], 0)
-
-
 def test_curve_plot_draws_every_policy_and_the_gaps():
-    from cachelab.plots import OFFSCREEN, plot_policy_curves
+    from cachelab.plots import Canvas, plot_policy_curves
 
     curves = compare_policies(make_trace("zipf", 2000, 100, seed=0), [5, 20, 50],
                               ["LRU", "SIEVE", "OPT"])
-    left, right = plot_policy_curves(curves, size=20, axes=OFFSCREEN)
+    left, right = plot_policy_curves(curves, size=20, axes=Canvas())
     assert [line.get_label() for line in left.get_lines()][:3] == ["LRU", "SIEVE", "OPT (ceiling)"]
     gaps = gaps_to_opt(curves)
     bars = {t.get_text(): p.get_width() for t, p in zip(right.get_yticklabels(), right.patches)}
     assert bars == pytest.approx({n: 100 * gaps[n][1] for n in ("LRU", "SIEVE")})
-
-
-def test_walk_plot_draws_a_box_per_key_and_the_hand():
-    from cachelab.plots import OFFSCREEN, plot_policy_walk
-
-    ax = plot_policy_walk(policy_walk("SIEVE", "A B C A D".split(), 4), ax=OFFSCREEN)
-    assert sorted(t.get_text() for t in ax.texts if len(t.get_text()) == 1) == ["A", "B", "C", "D"]
-    assert len(ax.patches) == 4 and "step 5: D miss" in ax.get_title()
 
 
 def test_lab_widgets_recompute_when_moved():
@@ -177,6 +152,7 @@ def test_lab_widgets_recompute_when_moved():
 
     lab = policy_lab_widget(workload="zipf", size=25, policies=("LRU",), n_requests=1000, n_keys=50)
     assert set(lab.result) == {"LRU", "OPT"}
+    assert controls(lab)["policies"].options == tuple(POLICIES)
     controls(lab)["policies"].value = ("SIEVE", "ARC")
     assert set(lab.result) == {"SIEVE", "ARC", "OPT"}
     walk = policy_walk_widget(policy="SIEVE", sequence="A B C A D", size=3)

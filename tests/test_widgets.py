@@ -6,8 +6,8 @@ The widgets draw offscreen or as HTML, so no window opens and no figure is left 
 import pytest
 
 from cachelab.experiments import hit_rate_table, lfu_steps, lru_steps, policy_steps, ttl_timeline
-from cachelab.plots import (OFFSCREEN, Canvas, html_steps, plot_hit_rates, plot_steps,
-                            plot_ttl_timeline, svg_hit_rates, to_png)
+from cachelab.plots import Canvas, plot_hit_rates, plot_steps, plot_ttl_timeline, to_png
+from cachelab.views import hit_rate_chart, html_steps, svg_chart
 from cachelab.widgets import (controls, hit_rate_widget, lfu_widget, lru_widget, policy_walk_widget,
                               ttl_widget)
 
@@ -52,26 +52,27 @@ def test_step_slider_walks_and_follows_a_new_sequence():
 
 def test_lfu_widget_shows_frequency_buckets():
     widget = lfu_widget("A B A C", size=2)
-    assert widget.result[-1].snapshot == {"buckets": {1: ["C"], 2: ["A"]}}
+    assert [(row.label, row.keys) for row in widget.result[-1].state] == [("1x", ["C"]), ("2x", ["A"])]
     controls(widget)["size"].value = 3
     assert widget.result[-1].evicted is None
 
 
-def test_hit_rate_widget_follows_size_policy_and_pattern():
-    widget = hit_rate_widget(size=10, pattern="zipf", policy="LRU")
+def test_hit_rate_widget_follows_size_policy_and_workload():
+    widget = hit_rate_widget(size=10, workload="zipf", policy="LRU")
     c = controls(widget)
     small = widget.result.hit_ratio
     c["size"].value = 60
     assert widget.result.hit_ratio > small
-    c["pattern"].value = "loop"
+    c["workload"].value = "loop"
     assert widget.result.hit_ratio == 0.0 and c["alpha"].disabled
     c["policy"].value = "RR"
-    assert widget.result.hit_ratio > 0.5
+    assert widget.result.hit_ratio > 0.1
+    assert c["policy"].options == ("LRU", "LFU", "FIFO", "RR")
 
 
 @pytest.mark.parametrize("plot, first, second", [
     (plot_hit_rates, (hit_rate_table("zipf", sizes=(5, 50)), ("LRU", 5, 0.2)),
-     (hit_rate_table("loop", sizes=(5, 50)), ("RR", 50, 0.9))),
+     (hit_rate_table("loop", sizes=(5, 50)), ("RR", 50, 0.2))),
     (plot_ttl_timeline, (ttl_timeline(2.5, 1.0),), (ttl_timeline(1.0, 2.0),)),
     (plot_steps, (lfu_steps("A B A C", 2),), (lru_steps("D E F D", 2),)),
 ], ids=["hit-rates", "ttl", "steps"])
@@ -79,7 +80,7 @@ def test_a_reused_canvas_draws_what_a_fresh_figure_draws(plot, first, second):
     """Widgets redraw on one Canvas; nothing of the last picture may survive."""
     canvas = Canvas()
     plot(*first, ax=canvas)
-    assert to_png(plot(*second, ax=canvas)) == to_png(plot(*second, ax=OFFSCREEN))
+    assert to_png(plot(*second, ax=canvas)) == to_png(plot(*second, ax=Canvas()))
 
 
 # -- the views the widgets send: HTML step boxes and the SVG hit-rate chart -----
@@ -113,13 +114,22 @@ def test_step_boxes_escape_keys():
 
 def test_hit_rate_chart_draws_every_policy_and_the_choice():
     table = hit_rate_table("zipf", sizes=(5, 50))
-    chart = svg_hit_rates(table, chosen=("LFU", 50, 0.75))
+    chart = svg_chart(hit_rate_chart(table, chosen=("LFU", 50, 0.75)))
     assert chart.count("<polyline") == 4 and "LFU @ 50: 75%" in chart
-    assert all(f">{policy}</text>" in chart for policy in table.rates)
-    bold = [line for line in chart.split("<polyline")[1:] if 'stroke-width="3"' in line]
+    assert all(f">{policy}</text>" in chart for policy in table)
+    bold = [line for line in chart.split("<polyline")[1:] if 'stroke-width="2.5"' in line]
     assert len(bold) == 1 and ">LFU</text>" in bold[0]
 
 
 def test_walk_widget_names_a_policy_it_cannot_walk():
-    with pytest.raises(ValueError, match="policy must be one of SIEVE, S3-FIFO, CLOCK, ARC"):
+    with pytest.raises(ValueError, match="policy must be one of LRU, LFU, FIFO, RR, CLOCK"):
         policy_walk_widget(policy="MRU")
+
+
+def test_ttl_widget_draws_the_timeline_as_svg():
+    from unittest import mock
+
+    with mock.patch("cachelab.widgets.display") as display:
+        ttl_widget(ttl=2.5, gap=1.0)
+    (shown,), _ = display.call_args
+    assert shown.data.startswith("<svg") and "hit (5)" in shown.data and "miss (3)" in shown.data

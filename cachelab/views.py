@@ -1,0 +1,305 @@
+"""Views as pure functions that return strings: text tables, HTML boxes and SVG charts.
+
+Every view here draws the records the experiments return, and a cache's
+state only as `describe()` rows (`cachelab.caches.Row`): keys with
+their marks, never a particular policy's fields.  `plots.py` draws the
+same records and the same chart specs with matplotlib, in the same
+colours.  A slider redraws in about a millisecond with these, where a
+matplotlib figure takes 50-90 ms.
+"""
+
+import collections
+import html
+
+from .policies import POLICIES
+
+__all__ = [
+    "GHOST",
+    "HIT",
+    "MISS",
+    "NEUTRAL",
+    "SPARED",
+    "Chart",
+    "Series",
+    "colour_of",
+    "curves_table",
+    "hit_rate_chart",
+    "html_steps",
+    "row_text",
+    "step_table",
+    "svg_chart",
+    "svg_ttl_timeline",
+]
+
+# -- one colour vocabulary, for every view and every plot ---------------------
+HIT = "#55a868"      # a request that hit
+MISS = "#c44e52"     # a request that missed, and a key evicted
+SPARED = "#cfe0f5"   # a key the policy will spare: its bit, visit or read
+NEUTRAL = "#dddddd"  # any other cached key, and an entry's lifetime
+GHOST = "#ffffff"    # a ghost: a name whose value is gone (drawn dashed)
+_SERIES = ("#1f77b4", "#ff7f0e", "#2ca02c", "#9467bd", "#8c564b", "#e377c2", "#17becf",
+           "#bcbd22", "#7f7f7f")
+
+
+def colour_of(policy):
+    """The line colour of a policy in every chart: by its place in the registry; OPT is black."""
+    if policy == "OPT":
+        return "#000000"
+    names = list(POLICIES)
+    return _SERIES[(names.index(policy) if policy in names else len(names)) % len(_SERIES)]
+
+
+# -- step tables: any policy's rows, as text and as HTML ------------------------
+
+def row_text(row):
+    """One Row as text: [k] under the hand, k* spared, (k) a ghost, a note after its key."""
+    def key_text(key):
+        text = f"[{key}]" if key == row.hand else f"({key})" if row.ghost else str(key)
+        note = row.notes.get(key)
+        return text + ("*" if key in row.spared else "") + (f" {note}" if note else "")
+
+    return (", " if row.notes else " ").join(map(key_text, row.keys)) or "-"
+
+
+def _state_text(rows):
+    if len(rows) == 1 and rows[0].label == "cache":
+        return row_text(rows[0])
+    return "  ".join(f"{row.label}: {row_text(row)}" for row in rows)
+
+
+def step_table(steps):
+    """Format Step records (any policy, timed or not) as a fixed-width text table.
+
+    The cache is shown next to go first; [k] is under the hand, k* will be
+    spared, (k) is a ghost, and a key's note (a count, an expiry) follows it.
+    """
+    timed = bool(steps) and steps[0].time is not None
+    lines = [("step   time  " if timed else "step  ") + "key  result  "
+             + ("expired  " if timed else "evicted  ") + "cache (next to go first)"]
+    for s in steps:
+        left = " ".join(map(str, s.expired)) if timed else "" if s.evicted is None else str(s.evicted)
+        lines.append((f"{s.step:>4} {s.time:>6g}  " if timed else f"{s.step:>4}  ")
+                     + f"{s.key!s:<4} {'hit' if s.hit else 'miss':<6}  {left:<7}  "
+                     + _state_text(s.state))
+    return "\n".join(line.rstrip() for line in lines)
+
+
+_BOX = ("display:inline-block;min-width:1.8em;padding:1px 4px;margin:1px;text-align:center;"
+        "border-radius:3px;")
+
+
+def _html_box(key, row, step):
+    current = key == step.key
+    colour = ((HIT if step.hit else MISS) if current and not row.ghost
+              else GHOST if row.ghost else SPARED if key in row.spared else NEUTRAL)
+    border = ("2px solid black" if current else "1px dashed #999999" if row.ghost
+              else "1px solid #999999")
+    text = ("color:#888888;" if row.ghost
+            else "color:white;font-weight:bold;" if colour in (HIT, MISS) else "")
+    note = row.notes.get(key)
+    note = f' <small>{html.escape(note)}</small>' if note else ""
+    return (("▸" if key == row.hand else "")
+            + f'<span style="{_BOX}background:{colour};border:{border};{text}">'
+            f'{html.escape(str(key))}{note}</span>')
+
+
+def _html_state(step):
+    """One step's rows as labelled rows of boxes; the hand is a ▸ before its key."""
+    parts = []
+    for row in step.state:
+        boxes = ("".join(_html_box(key, row, step) for key in row.keys)
+                 or '<span style="color:#aaaaaa">-</span>')
+        named = ("" if len(step.state) == 1 and row.label == "cache"
+                 else f"<b>{html.escape(row.label)}</b> ")
+        parts.append(f'<span style="margin-right:1.2em;white-space:nowrap">{named}{boxes}</span>')
+    return "".join(parts)
+
+
+def _legend(rows):
+    """Explain the marks these rows use, and only those."""
+    parts = ["oldest, or next to go, on the left", "green/red box: the key requested, hit/miss"]
+    if any(row.spared for row in rows):
+        parts.append(f'<span style="background:{SPARED};padding:0 3px">blue</span>: spared next time')
+    if any(row.hand is not None for row in rows):
+        parts.append("▸ the hand")
+    if any(row.ghost for row in rows):
+        parts.append("dashed: a ghost (key only)")
+    return "; ".join(parts)
+
+
+def html_steps(steps, upto=None):
+    """Return an HTML table of a walk up to step `upto`: each step's cache as coloured boxes.
+
+    Each row shows one request, hit (green) or miss (red), the cache after it,
+    oldest or next to go on the left, and the key it evicted.  Later rows
+    stay as blank numbers, so the table keeps its height as a slider moves.
+    """
+    upto = len(steps) if upto is None else upto
+    cell = "padding:2px 8px;border-bottom:1px solid #eeeeee;text-align:left;"
+    rows = []
+    for s in steps:
+        if s.step > upto:
+            rows.append(f'<tr style="color:#bbbbbb"><td style="{cell}">{s.step}.</td>'
+                        f'<td style="{cell}" colspan="3"></td></tr>')
+            continue
+        left = s.expired if s.time is not None else () if s.evicted is None else (s.evicted,)
+        verb = "expired" if s.time is not None else "evicted"
+        left = f'{verb} <b>{html.escape(" ".join(map(str, left)))}</b>' if left else ""
+        when = "" if s.time is None else f" <small>t={s.time:g}</small>"
+        shade = "background:#fff8dc;" if s.step == upto else ""
+        rows.append(
+            f'<tr style="{shade}"><td style="{cell}">{s.step}. <b>{html.escape(str(s.key))}</b>'
+            f'{when}</td><td style="{cell}color:{HIT if s.hit else MISS};font-weight:bold">'
+            f'{"hit" if s.hit else "miss"}</td><td style="{cell}">{_html_state(s)}</td>'
+            f'<td style="{cell}color:{MISS}">{left}</td></tr>')
+    legend = _legend([row for s in steps for row in s.state])
+    return (f'<div class="cachelab-steps" style="font-family:monospace;font-size:13px">'
+            f'<div style="color:#666666;margin-bottom:4px">{legend}</div>'
+            f'<table style="border-collapse:collapse">{"".join(rows)}</table></div>')
+
+
+# -- hit ratio against cache size: one chart spec, drawn as SVG here and by plots.py --
+
+Series = collections.namedtuple("Series", "name sizes ratios colour width opacity dashed")
+Series.__doc__ = "One line of a chart: a policy's hit ratio at each size, and how to draw it."
+Chart = collections.namedtuple("Chart", "title series marker")
+Chart.__doc__ = ("A hit-ratio-by-size chart: its title, its lines, and a marker (size, ratio "
+                 "or None for a vertical line, label) or None.")
+
+
+def hit_rate_chart(curves, chosen=None, *, title="", at=None):
+    """The one spec of every hit-rate chart, from {policy: HitCurve}.
+
+    `chosen` = (policy, size, ratio) puts a dot and a label there and draws
+    that policy bold; `at` = a size draws a vertical line there instead.
+    OPT, if present, is the dashed black ceiling.
+    """
+    series = []
+    for name, curve in curves.items():
+        bold = chosen is not None and name == chosen[0]
+        series.append(Series(
+            "OPT (ceiling)" if name == "OPT" else name, [int(s) for s in curve.sizes],
+            [float(r) for r in curve.hit_ratios], colour_of(name),
+            2.5 if bold or name == "OPT" else 1.3, 1.0 if bold or chosen is None else 0.6,
+            name == "OPT"))
+    if chosen is not None:
+        policy, size, ratio = chosen
+        marker = (size, ratio, f"{policy} @ {size}: {ratio:.0%}")
+    elif at is not None:
+        marker = (at, None, f"size {at}")
+    else:
+        marker = None
+    return Chart(title, series, marker)
+
+
+def svg_chart(chart, *, width=600, height=300):
+    """Return a Chart as an SVG line chart: hit ratio (0-100%) against cache size."""
+    left, right, top, bottom = 50, width - 110, 28, height - 42
+    sizes = sorted({s for line in chart.series for s in line.sizes})
+    low, high = sizes[0], sizes[-1]
+
+    def x(size):
+        return left + (size - low) / ((high - low) or 1) * (right - left)
+
+    def y(ratio):
+        return bottom - ratio * (bottom - top)
+
+    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
+             f'font-family="sans-serif" font-size="11">',
+             f'<text x="{(left + right) / 2}" y="16" text-anchor="middle" font-size="13">'
+             f'{html.escape(chart.title)}</text>']
+    for ratio in (0, 0.25, 0.5, 0.75, 1):
+        parts.append(f'<line x1="{left}" x2="{right}" y1="{y(ratio):.1f}" y2="{y(ratio):.1f}" '
+                     f'stroke="#e5e5e5"/><text x="{left - 5}" y="{y(ratio) + 4:.1f}" '
+                     f'text-anchor="end">{ratio:.0%}</text>')
+    for size in sizes:
+        parts.append(f'<text x="{x(size):.1f}" y="{bottom + 15}" text-anchor="middle">{size}</text>')
+    parts.append(f'<text x="{(left + right) / 2}" y="{height - 6}" text-anchor="middle">'
+                 f'cache size (entries)</text>'
+                 f'<text transform="translate(12 {(top + bottom) / 2}) rotate(-90)" '
+                 f'text-anchor="middle">hit ratio</text>')
+    for i, line in enumerate(chart.series):
+        points = " ".join(f"{x(s):.1f},{y(r):.1f}" for s, r in zip(line.sizes, line.ratios))
+        dash = ' stroke-dasharray="6 4"' if line.dashed else ""
+        parts.append(f'<polyline points="{points}" fill="none" stroke="{line.colour}" '
+                     f'stroke-width="{line.width}" opacity="{line.opacity}"{dash}/>'
+                     f'<line x1="{right + 12}" x2="{right + 32}" y1="{top + 14 * i}" '
+                     f'y2="{top + 14 * i}" stroke="{line.colour}" stroke-width="{line.width}"{dash}/>'
+                     f'<text x="{right + 37}" y="{top + 14 * i + 4}">{html.escape(line.name)}</text>')
+    if chart.marker is not None:
+        size, ratio, label = chart.marker
+        if ratio is None:
+            parts.append(f'<line x1="{x(size):.1f}" x2="{x(size):.1f}" y1="{top}" y2="{bottom}" '
+                         f'stroke="#888888"/>')
+        else:
+            parts.append(f'<circle cx="{x(size):.1f}" cy="{y(ratio):.1f}" r="5"/>'
+                         f'<text x="{x(size) + 8:.1f}" y="{y(ratio) + 14:.1f}">'
+                         f'{html.escape(label)}</text>')
+    parts.append("</svg>")
+    return "".join(parts)
+
+
+def curves_table(curves):
+    """Format {policy: HitCurve} as text: hit ratio per size and policy, then the mean gap to OPT."""
+    from .simulation import gaps_to_opt
+
+    names = list(curves)
+    sizes = next(iter(curves.values())).sizes
+    lines = ["size  " + " ".join(f"{name:>7}" for name in names)]
+    for i, size in enumerate(sizes):
+        lines.append(f"{size:>4}  " + " ".join(f"{curves[n].hit_ratios[i]:>7.1%}" for n in names))
+    if "OPT" in curves:
+        gaps = gaps_to_opt(curves)
+        lines.append("gap   " + " ".join(f"{gaps[n].mean():>7.1%}" if n in gaps else f"{'':>7}"
+                                         for n in names))
+    return "\n".join(line.rstrip() for line in lines)
+
+
+# -- the TTL timeline as SVG (notebook 02) ------------------------------------------
+
+def svg_ttl_timeline(run, *, width=600):
+    """Return a TTLRun as SVG: each entry's lifetime a grey bar, each request a hit dot or miss cross."""
+    keys = sorted({s.key for s in run.steps}, key=str)
+    height = 70 + 30 * len(keys)
+    left, right, top = 40, width - 110, 30
+    end = max([s.time for s in run.steps] + [life.expires for life in run.lifetimes])
+    start = min(s.time for s in run.steps)
+
+    def x(t):
+        return left + (t - start) / ((end - start) or 1) * (right - left)
+
+    def y(key):
+        return top + 15 + 30 * keys.index(key)
+
+    hits = sum(s.hit for s in run.steps)
+    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
+             f'font-family="sans-serif" font-size="11">',
+             f'<text x="{(left + right) / 2}" y="16" text-anchor="middle" font-size="13">'
+             f'TTL {run.ttl:g} s</text>']
+    axis = top + 30 * len(keys) + 5
+    ticks = sorted({round(t, 6) for t in (*(s.time for s in run.steps), end)})
+    for t in ticks:
+        parts.append(f'<line x1="{x(t):.1f}" x2="{x(t):.1f}" y1="{top}" y2="{axis}" stroke="#f0f0f0"/>'
+                     f'<text x="{x(t):.1f}" y="{axis + 14}" text-anchor="middle">{t:g}</text>')
+    parts.append(f'<text x="{(left + right) / 2}" y="{axis + 30}" text-anchor="middle">'
+                 f'time (s); grey bar = entry alive until its TTL runs out</text>')
+    for key in keys:
+        parts.append(f'<text x="{left - 8}" y="{y(key) + 4}" text-anchor="end">'
+                     f'{html.escape(str(key))}</text>')
+    for life in run.lifetimes:
+        parts.append(f'<rect x="{x(life.stored):.1f}" y="{y(life.key) - 6}" '
+                     f'width="{x(life.expires) - x(life.stored):.1f}" height="12" '
+                     f'fill="{NEUTRAL}" stroke="#888888"/>')
+    for s in run.steps:
+        cx, cy = x(s.time), y(s.key)
+        if s.hit:
+            parts.append(f'<circle cx="{cx:.1f}" cy="{cy}" r="6" fill="{HIT}"/>')
+        else:
+            parts.append(f'<path d="M{cx - 5:.1f},{cy - 5} l10,10 m0,-10 l-10,10" '
+                         f'stroke="{MISS}" stroke-width="3"/>')
+    parts.append(f'<circle cx="{right + 20}" cy="{top + 10}" r="6" fill="{HIT}"/>'
+                 f'<text x="{right + 32}" y="{top + 14}">hit ({hits})</text>'
+                 f'<path d="M{right + 15},{top + 25} l10,10 m0,-10 l-10,10" stroke="{MISS}" '
+                 f'stroke-width="3"/><text x="{right + 32}" y="{top + 34}">'
+                 f'miss ({len(run.steps) - hits})</text></svg>')
+    return "".join(parts)
