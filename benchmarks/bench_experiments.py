@@ -1,120 +1,131 @@
-"""Time one slider update of each experiment, without a browser.
+"""Time one kernel-side update of every slider in the course, without a browser.
 
-    python benchmarks/bench_experiments.py [--repeat 15] [--nbval]
+    python benchmarks/bench_experiments.py [--only 05] [--values 12]
 
-An update is what a widget does when a control moves: run the pure
-experiment function, then build what the browser receives.  The step-through
-views (LRU, LFU, the policies lab's walk) send HTML boxes and the hit-rate
-chart sends SVG; the TTL timeline is still a matplotlib PNG on the widget's
-offscreen Canvas.  It prints the median of each part and the total against
-the 50 ms budget, and, in the same run, the total when the view is drawn
-with matplotlib to PNG instead (the floor row is matplotlib with an empty
-axes).  With --nbval it also times strict nbval over notebooks 02-05 and 08.
+An update is what the kernel does when a control moves: `interactive`
+re-runs the widget's function, which computes, prints and builds the view
+it sends (HTML, SVG or a PNG).  Each control is moved through values it
+has not had before, after clearing the widgets' memo tables, so no update
+is served from a cache.  It prints the median and the worst update per
+control (wall clock), the median CPU time of the process, and the budget: 16 ms (one frame at 60 Hz) for the guide's
+four experiments, notebooks 02-05, and 50 ms for every other slider.
+The machine's load average is printed first: the CPU is often shared.
 """
 
 import argparse
-import pathlib
+import contextlib
+import io
+import os
 import statistics
-import subprocess
-import sys
 import time
 
-from cachelab import experiments as ex
-from cachelab import plots
+from cachelab import FakeClock, widgets
 
-BUDGET_MS = 50.0
-ROOT = pathlib.Path(__file__).resolve().parent.parent
-NOTEBOOKS = ["02-ttl-expiration", "03-lru-eviction", "04-lfu-eviction", "05-hit-rate-simulation",
-             "08-eviction-policies-lab"]
+FRAME_MS = 16.0   # notebooks 02-05
+SLIDER_MS = 50.0  # every other slider
 
 
-def _hit_rates(table):
-    """The hit-rate widget's data: one replay for the chosen point, and the table."""
-    return ex.hit_rate("zipf", 20, "LRU"), table()
+def _steps(n):
+    return list(range(1, n + 1))
 
 
-_tables = {}
+def _alphas(start, stop, skip):
+    return [round(a / 10, 1) for a in range(start, stop + 1) if round(a / 10, 1) != skip]
 
 
-def _cached_table():
-    # The widget caches the table per (pattern, alpha): moving the size reuses it.
-    if "zipf" not in _tables:
-        _tables["zipf"] = ex.hit_rate_table("zipf")
-    return _tables["zipf"]
-
-
-def _chosen(data):
-    return ("LRU", 20, data[0].hit_ratio)
-
-
-# Each case: (name, compute(), view(data, canvas), matplotlib view or None).
-# The widgets' defaults: ttl 2.5 s every 1 s; "A B C A D B E" in 3; SIEVE
-# on "A B C A D B E A F G" in 4 at step 5; Zipf in a cache of 20.
-CASES = [
-    ("floor: empty axes", lambda: None, lambda _, c: plots.to_png(plots._axes(c, (6, 3))), None),
-    ("TTL timeline", lambda: ex.ttl_timeline(2.5, 1.0),
-     lambda run, c: plots.to_png(plots.plot_ttl_timeline(run, ax=c)), None),
-    ("LRU steps", lambda: ex.lru_steps("A B C A D B E", 3),
-     lambda steps, c: plots.html_steps(steps),
-     lambda steps, c: plots.to_png(plots.plot_steps(steps, size=3, ax=c))),
-    ("LFU steps", lambda: ex.lfu_steps("A B A C A D B E", 3),
-     lambda steps, c: plots.html_steps(steps),
-     lambda steps, c: plots.to_png(plots.plot_steps(steps, size=3, ax=c))),
-    ("SIEVE walk", lambda: ex.policy_steps("SIEVE", "A B C A D B E A F G", 4),
-     lambda steps, c: plots.html_steps(steps, upto=5),
-     lambda steps, c: plots.to_png(plots.plot_policy_walk(steps, upto=5, ax=c))),
-    ("hit rate, size moved", lambda: _hit_rates(_cached_table),
-     lambda data, c: plots.svg_hit_rates(data[1], _chosen(data)),
-     lambda data, c: plots.to_png(plots.plot_hit_rates(data[1], _chosen(data), ax=c))),
-    ("hit rate, alpha moved", lambda: _hit_rates(lambda: ex.hit_rate_table("zipf")),
-     lambda data, c: plots.svg_hit_rates(data[1], _chosen(data)),
-     lambda data, c: plots.to_png(plots.plot_hit_rates(data[1], _chosen(data), ax=c))),
+# Each row: notebook, widget name, factory, control, values it moves through (each new).
+# A new notebook's sliders are added as more rows.
+SLIDERS = [
+    ("02", "ttl_widget", lambda: widgets.ttl_widget(ttl=1.0, gap=1.0), "ttl",
+     [0.5, 1.5, 2.0, 2.5, 3.0, 3.5, 4.0, 4.5, 5.0, 5.5, 6.0]),
+    ("02", "ttl_widget", lambda: widgets.ttl_widget(ttl=1.0, gap=1.0), "gap",
+     [0.5, 1.5, 2.0, 2.5, 3.0]),
+    ("02", "ttl_widget", lambda: widgets.ttl_widget(ttl=1.0, gap=1.0), "schedule",
+     ["0 1 2 6 7", "0 0.5 4 4.5", "0 3 3.5 9", "1 2 3 4 5 6", "0 5 10"]),
+    ("03", "lru_widget", lambda: widgets.lru_widget("A B C A D B E", size=3), "size",
+     [1, 2, 4, 5, 6, 7, 8]),
+    ("03", "lru_widget", lambda: widgets.lru_widget("A B C A D B E", size=3), "step",
+     _steps(6)),
+    ("03", "lru_widget", lambda: widgets.lru_widget("A B C A D B E", size=3), "sequence",
+     ["A B C D A B C D", "A A B C", "X Y Z X W Y", "A B C A D B E F G A"]),
+    ("04", "lfu_widget", lambda: widgets.lfu_widget("A B A C A D B E", size=3), "size",
+     [1, 2, 4, 5, 6, 7, 8]),
+    ("04", "lfu_widget", lambda: widgets.lfu_widget("A B A C A D B E", size=3), "step",
+     _steps(7)),
+    ("05", "hit_rate_widget", lambda: widgets.hit_rate_widget(size=20), "size",
+     [5, 9, 13, 27, 33, 41, 50, 64, 77, 88, 95, 100]),
+    ("05", "hit_rate_widget", lambda: widgets.hit_rate_widget(size=20), "alpha",
+     _alphas(0, 20, skip=1.0)),
+    ("05", "hit_rate_widget", lambda: widgets.hit_rate_widget(size=20), "policy",
+     ["LFU", "FIFO", "RR"]),
+    ("05", "hit_rate_widget", lambda: widgets.hit_rate_widget(size=20), "workload",
+     ["uniform", "zipf+scan", "loop", "hotset"]),
+    ("06", "ecommerce_widget (FakeClock)", lambda: widgets.ecommerce_widget(clock=FakeClock()),
+     "db_delay", [0.0, 0.05, 0.15, 0.2, 0.25, 0.3]),
+    ("06", "ecommerce_widget (FakeClock)", lambda: widgets.ecommerce_widget(clock=FakeClock()),
+     "cache_ttl", [5, 10, 20, 30, 90, 120]),
+    ("07", "patterns_widget", lambda: widgets.patterns_widget(), "reads",
+     [0.0, 0.1, 0.3, 0.5, 0.7, 1.0]),
+    ("07", "patterns_widget", lambda: widgets.patterns_widget(), "ttl", [1, 5, 10, 60, 120]),
+    ("08", "policy_lab_widget", lambda: widgets.policy_lab_widget(), "size",
+     [5, 10, 25, 100, 150, 200, 300]),
+    ("08", "policy_lab_widget", lambda: widgets.policy_lab_widget(), "alpha",
+     _alphas(0, 15, skip=1.0)),
+    ("08", "policy_lab_widget", lambda: widgets.policy_lab_widget(), "policies",
+     [("LRU",), ("LRU", "ARC"), ("CLOCK", "ARC"), ("FIFO", "S3-FIFO")]),
+    ("08", "policy_lab_widget", lambda: widgets.policy_lab_widget(), "workload",
+     ["uniform", "zipf+scan", "loop", "hotset"]),
+    ("08", "policy_walk_widget", lambda: widgets.policy_walk_widget(), "step", _steps(10)[1:]),
+    ("08", "policy_walk_widget", lambda: widgets.policy_walk_widget(), "policy",
+     ["LRU", "LFU", "FIFO", "RR", "CLOCK", "ARC", "S3-FIFO"]),
 ]
 
 
-def _time(compute, view, repeat):
-    canvas = plots.Canvas()  # each widget keeps one, as here
-    view(compute(), canvas)
-    computes, views = [], []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        data = compute()
-        middle = time.perf_counter()
-        view(data, canvas)
-        computes.append(middle - start)
-        views.append(time.perf_counter() - middle)
-    return statistics.median(computes) * 1000, statistics.median(views) * 1000
+def _forget_memos():
+    """Clear every memo table in cachelab.widgets, so each timed update computes afresh."""
+    for value in vars(widgets).values():
+        if callable(getattr(value, "cache_clear", None)):
+            value.cache_clear()
 
 
-def _nbval():
-    paths = [f"notebooks/{name}.ipynb" for name in NOTEBOOKS]
-    start = time.perf_counter()
-    subprocess.run([sys.executable, "-m", "pytest", "-q", *paths], cwd=ROOT, check=True,
-                   stdout=subprocess.DEVNULL)
-    return time.perf_counter() - start
+def time_control(factory, control, values):
+    """Return (wall, cpu) milliseconds of each update as `control` moves through `values`."""
+    with contextlib.redirect_stdout(io.StringIO()):
+        _forget_memos()
+        widget = factory()
+        slider = widgets.controls(widget)[control]
+        walls, cpus = [], []
+        for value in values:
+            start, cpu = time.perf_counter(), time.process_time()
+            slider.value = value
+            walls.append((time.perf_counter() - start) * 1000)
+            cpus.append((time.process_time() - cpu) * 1000)
+    return walls, cpus
 
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--repeat", type=int, default=15)
-    parser.add_argument("--nbval", action="store_true",
-                        help="also time strict nbval over notebooks 02-05 and 08")
+    parser.add_argument("--only", help="time only this notebook's sliders, e.g. 05")
     args = parser.parse_args(argv)
 
-    _time(CASES[0][1], CASES[0][2], 2)  # warm up: matplotlib's first figure loads fonts
-    print(f"{'one slider update (ms)':24} {'compute':>8} {'view':>7} {'total':>7} "
-          f"{'/budget':>8} {'matplotlib':>11} {'/budget':>8}")
-    for name, compute, view, old in CASES:
-        computed, viewed = _time(compute, view, args.repeat)
-        total = computed + viewed
-        line = (f"{name:24} {computed:8.1f} {viewed:7.1f} {total:7.1f} "
-                f"{total / BUDGET_MS:7.2f}x")
-        if old is not None:
-            before = sum(_time(compute, old, args.repeat))
-            line += f" {before:11.1f} {before / BUDGET_MS:7.2f}x"
-        print(line)
-    if args.nbval:
-        print(f"strict nbval over notebooks {', '.join(n[:2] for n in NOTEBOOKS)}: {_nbval():.1f} s")
+    one, five, _ = os.getloadavg()
+    print(f"load average {one:.2f} (1 min), {five:.2f} (5 min) on {os.cpu_count()} cores")
+    time_control(*SLIDERS[0][2:])  # warm up: first imports, first figure
+    print(f"{'nb':3} {'widget':30} {'control':10} {'n':>3} {'median':>7} {'worst':>7} "
+          f"{'cpu':>7} {'budget':>7}  ok")
+    missed = 0
+    for notebook, name, factory, control, values in SLIDERS:
+        if args.only and notebook != args.only:
+            continue
+        times, cpus = time_control(factory, control, values)
+        budget = FRAME_MS if notebook in ("02", "03", "04", "05") else SLIDER_MS
+        median = statistics.median(times)
+        ok = median <= budget
+        missed += not ok
+        print(f"{notebook:3} {name:30} {control:10} {len(times):3} {median:7.1f} "
+              f"{max(times):7.1f} {statistics.median(cpus):7.1f} {budget:7.0f}  "
+              f"{'yes' if ok else 'NO'}")
+    print(f"{missed} control(s) over budget" if missed else "every control within budget")
 
 
 if __name__ == "__main__":

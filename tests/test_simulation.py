@@ -161,3 +161,18 @@ def test_lab_widgets_recompute_when_moved():
     assert walk.result[-1].evicted == "B"
     controls(walk)["sequence"].value = "A B ?"
     assert walk.result is None  # a bad key is reported, not raised
+
+
+@pytest.mark.parametrize("policy", list(POLICIES))
+def test_replay_through_the_hooks_matches_replay_through_get(policy):
+    """A plain cachelab cache is replayed through its hooks; a listener forces get() and []=."""
+    from cachelab.policies import new_cache
+
+    trace = make_trace("zipf", 3000, 80, alpha=0.6, seed=5)
+    for size in (1, 7, 30):
+        fast, slow = new_cache(policy, size), new_cache(policy, size)
+        evicted = []
+        slow.subscribe(evicted.append)
+        assert replay(fast, trace) == replay(slow, trace)
+        assert fast.describe() == slow.describe() and fast.cache_info() == slow.cache_info()
+        assert len(evicted) == fast.cache_info().misses - len(fast)
