@@ -24,6 +24,7 @@ __all__ = [
     "colour_of",
     "curves_table",
     "hit_rate_chart",
+    "html_gaps",
     "html_steps",
     "row_text",
     "step_table",
@@ -237,6 +238,24 @@ def svg_chart(chart, *, width=600, height=300):
                          f'{html.escape(label)}</text>')
     parts.append("</svg>")
     return "".join(parts)
+
+
+def html_gaps(curves, size):
+    """Return HTML bars: how many points of hit ratio each policy leaves to OPT at `size`."""
+    from .simulation import gaps_to_opt
+
+    sizes = [int(s) for s in next(iter(curves.values())).sizes]
+    at = sizes.index(size)
+    gaps = gaps_to_opt(curves)
+    rows = []
+    for name in sorted(gaps, key=lambda n: gaps[n][at]):
+        points = 100 * float(gaps[name][at])
+        rows.append(f'<div style="white-space:nowrap"><span style="display:inline-block;'
+                    f'width:5em">{html.escape(name)}</span><span style="display:inline-block;'
+                    f'width:{3 * points:.0f}px;height:0.8em;background:{MISS}"></span> '
+                    f'{points:.1f}</div>')
+    return (f'<div style="font-family:sans-serif;font-size:12px"><b>points of hit ratio below '
+            f'OPT at size {size}</b>{"".join(rows)}</div>')
 
 
 def curves_table(curves):

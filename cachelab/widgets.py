@@ -16,7 +16,7 @@ from . import experiments as ex
 from .caches import LRUCache, cached
 from .plots import to_png
 from .policies import CLASSIC_POLICIES, POLICIES
-from .views import hit_rate_chart, html_steps, svg_chart, svg_ttl_timeline
+from .views import hit_rate_chart, html_gaps, html_steps, svg_chart, svg_ttl_timeline
 from .workloads import WORKLOADS
 
 __all__ = [
@@ -239,8 +239,7 @@ _lab_curves = cached(LRUCache(maxsize=64))(_lab_curve)
 
 def policy_lab_widget(workload="zipf", alpha=1.0, size=50, policies=("LRU", "SIEVE", "S3-FIFO"),
                       *, seed=0, n_requests=10_000, n_keys=400):
-    """Workload, alpha, size and policy controls; prints each hit ratio and gap, plots the curves."""
-    from .plots import Canvas, plot_policy_curves
+    """Workload, alpha, size and policy controls; prints each hit ratio and gap, charts the curves."""
     from .simulation import gaps_to_opt
 
     workloads = w.Dropdown(value=workload, options=WORKLOADS, description="workload")
@@ -249,8 +248,6 @@ def policy_lab_widget(workload="zipf", alpha=1.0, size=50, policies=("LRU", "SIE
     size_slider = w.SelectionSlider(value=size, options=LAB_SIZES, description="size")
     chooser = w.SelectMultiple(value=tuple(policies), options=tuple(POLICIES),
                                description="policies", rows=len(POLICIES))
-    canvas = Canvas()
-
     def run(workload, alpha, size, policies):
         alpha_slider.disabled = workload not in ("zipf", "zipf+scan")
         shown = {name: _lab_curves(workload, alpha, name, seed, n_requests, n_keys)
@@ -259,7 +256,8 @@ def policy_lab_widget(workload="zipf", alpha=1.0, size=50, policies=("LRU", "SIE
         at = LAB_SIZES.index(size)
         print(f"{workload}, size {size}: OPT {shown['OPT'].hit_ratios[at]:.1%}; "
               + ", ".join(f"{n} {shown[n].hit_ratios[at]:.1%} (-{gaps[n][at]:.1%})" for n in policies))
-        _show(plot_policy_curves(shown, size=size, axes=canvas)[0])
+        display(HTML(svg_chart(hit_rate_chart(shown, at=size, title=workload))
+                     + html_gaps(shown, size)))
         return shown
 
     return w.interactive(run, workload=workloads, alpha=alpha_slider, size=size_slider,
