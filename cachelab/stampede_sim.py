@@ -305,7 +305,7 @@ def xfetch_expected(rate, delta, beta=1.0, ttl=10.0, steps=2000):
     beta = check_beta(beta)
     scale = beta * delta
     total = rate * scale            # u at g = 0
-    du = total / steps
+    du = min(total, 60.0) / steps   # u is an Exp(1) draw: beyond 60 its weight is nil
     grid = 40                       # points across one recompute's delta seconds
     dx = delta / grid
     recomputes = cycle = 0.0

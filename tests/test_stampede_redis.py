@@ -1,0 +1,190 @@
+"""The Redis lock and stale-while-revalidate over a real Valkey server, with real processes."""
+
+import multiprocessing
+import os
+import signal
+import threading
+import time
+
+import pytest
+
+from cachelab import FakeClock
+from cachelab.redis_cache import RedisCache
+from cachelab.servers import redis_server
+from cachelab.stampede import LockTimeout, RedisLock, RedisLockGuard, StaleWhileRevalidate, XFetch
+
+FORK = multiprocessing.get_context("fork")
+
+
+@pytest.fixture(scope="module")
+def server():
+    with redis_server(embedded=True) as running:
+        yield running
+
+
+@pytest.fixture
+def client(server):
+    client = server.client()
+    client.flushdb()
+    yield client
+    client.close()
+
+
+def test_a_release_by_a_non_holder_deletes_nothing(client):
+    holder = RedisLock(client, "lock:k", lease=10)
+    other = RedisLock(client, "lock:k", lease=10)
+    assert holder.acquire(blocking=False)
+    assert not other.acquire(blocking=False)
+    other.token = "a token someone made up"
+    assert other.release() is False
+    assert client.get("lock:k").decode() == holder.token  # still the holder's
+    assert holder.release() is True and not holder.locked()
+
+
+def test_a_slow_holder_cannot_release_the_next_holders_lock(client):
+    slow = RedisLock(client, "lock:k", lease=0.05)
+    assert slow.acquire()
+    time.sleep(0.1)  # its lease ran out while it was "working"
+    fresh = RedisLock(client, "lock:k", lease=10)
+    assert fresh.acquire(blocking=False)
+    assert slow.release() is False  # the compare-and-delete sees another token
+    assert client.get("lock:k").decode() == fresh.token
+    fresh.release()
+
+
+def test_waiting_is_bounded_by_a_timeout_with_a_clear_error(client):
+    RedisLock(client, "lock:k", lease=10).acquire()
+    sleeps = []
+    waiter = RedisLock(client, "lock:k", timeout=0.2, sleep=lambda s: (sleeps.append(s), time.sleep(s)))
+    with pytest.raises(LockTimeout, match=r"'lock:k' within timeout=0.2 s"):
+        waiter.acquire()
+    assert len(sleeps) >= 3 and sleeps[2] > sleeps[0]  # it backed off
+
+
+def _hold_and_hang(url, ready):
+    import redis
+
+    lock = RedisLock(redis.Redis.from_url(url), "lock:k", lease=0.5)
+    lock.acquire()
+    ready.set()
+    time.sleep(60)  # killed long before this
+
+
+def test_a_holder_killed_mid_load_frees_the_lock_within_its_lease(client, server):
+    ready = FORK.Event()
+    holder = FORK.Process(target=_hold_and_hang, args=(server.url, ready))
+    holder.start()
+    try:
+        assert ready.wait(10)
+        os.kill(holder.pid, signal.SIGKILL)
+        holder.join(5)
+        left = client.pttl("lock:k")
+        assert 0 < left <= 500  # the dead holder's lock is still there, for at most its lease
+        waiter = RedisLock(client, "lock:k", timeout=5)
+        assert not waiter.acquire(blocking=False)
+        assert waiter.acquire()  # taken once the lease ran out
+        waiter.release()
+    finally:
+        if holder.is_alive():
+            holder.kill()
+        holder.join(5)
+
+
+# -- 8 processes x 8 threads, one load per key per expiry -------------------------------------------
+
+PROCESSES, THREADS, KEYS, ROUNDS = 8, 8, 4, 3
+
+
+def _herd(url, process, barrier, errors):
+    import redis
+
+    client = redis.Redis.from_url(url)
+    cache = RedisCache(client, prefix="herd:")
+    guard = RedisLockGuard(client, lease=5, timeout=20)
+
+    def load(key):
+        client.incr(f"loads:{key}")
+        time.sleep(0.05)  # a slow database read
+        return f"value of {key}"
+
+    def thread(t):
+        try:
+            for _ in range(ROUNDS):
+                barrier.wait(30)  # everyone misses at once
+                for k in range(KEYS):
+                    key = f"k{(k + t) % KEYS}"
+                    if guard.fetch(cache, key, load) != f"value of {key}":
+                        errors.put(f"wrong value for {key}")
+                barrier.wait(30)
+                if process == 0 and t == 0:  # the expiry: every key goes at once
+                    client.delete(*(f"herd:k{k}" for k in range(KEYS)))
+                barrier.wait(30)
+        except Exception as error:  # noqa: BLE001 - reported to the parent
+            errors.put(repr(error))
+
+    threads = [threading.Thread(target=thread, args=(t,)) for t in range(THREADS)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    client.close()
+
+
+def test_8_processes_by_8_threads_make_one_load_per_key_per_expiry(client, server, capsys):
+    barrier = FORK.Barrier(PROCESSES * THREADS)
+    errors = FORK.Queue()
+    processes = [FORK.Process(target=_herd, args=(server.url, p, barrier, errors))
+                 for p in range(PROCESSES)]
+    for p in processes:
+        p.start()
+    try:
+        for p in processes:
+            p.join(60)
+        assert [p.exitcode for p in processes] == [0] * PROCESSES
+    finally:
+        for p in processes:
+            if p.is_alive():
+                p.kill()
+                p.join(5)
+    problems = []
+    while not errors.empty():
+        problems.append(errors.get())
+    assert problems == []
+    loads = {k: int(client.get(f"loads:k{k}")) for k in range(KEYS)}
+    assert loads == {k: ROUNDS for k in range(KEYS)}
+    with capsys.disabled():
+        print(f"\nRedis lock: {PROCESSES * THREADS} clients x {KEYS} keys x {ROUNDS} expiries -> "
+              f"loads per key {loads}")
+
+
+# -- stale-while-revalidate and XFetch over RedisCache ---------------------------------------------
+
+def test_swr_over_redis_one_refresh_per_soft_expiry(client):
+    clock = FakeClock(1_000_000.0)
+    cache = RedisCache(client, prefix="swr:")
+    swr = StaleWhileRevalidate(soft_ttl=10, hard_ttl=30, clock=clock, background=False)
+    calls = []
+
+    def load(key):
+        calls.append(clock())
+        return {"price": len(calls)}
+
+    assert swr.fetch(cache, "p1", load) == {"price": 1}
+    assert 0 < client.pttl("swr:p1") <= 30_000  # Redis drops the envelope at the hard expiry
+    for expiry in range(1, 4):
+        clock.tick(15)
+        assert [swr.fetch(cache, "p1", load) for _ in range(10)] == [{"price": expiry}] * 10
+        assert swr.pump() == 1
+    assert len(calls) == 4
+    assert swr.stats().stale == 30 and swr.stats().refreshes == 3
+    clock.tick(31)  # past the hard expiry: a reader waits for a load
+    assert swr.fetch(cache, "p1", load) == {"price": 5}
+
+
+def test_xfetch_over_redis_keeps_its_envelope(client):
+    clock = FakeClock(1_000_000.0)
+    cache = RedisCache(client, prefix="xf:")
+    xf = XFetch(ttl=10, clock=clock, random=lambda: 0.5)
+    assert xf.fetch(cache, "k", lambda key: [1, 2]) == [1, 2]
+    assert cache.get("k")["expiry"] == 1_000_010.0
+    assert xf.fetch(cache, "k", lambda key: "never") == [1, 2]
