@@ -1,5 +1,7 @@
 """Argument checks shared by the modules: each error names the parameter and what it accepts."""
 
+import math
+from datetime import timedelta
 from numbers import Integral, Real
 
 
@@ -12,14 +14,34 @@ def check_int(name, value, minimum=0):
     return int(value)
 
 
-def check_seconds(name, value, *, positive=False):
-    """Return a duration in seconds, >= 0 (or > 0 if positive); NaN is refused too."""
-    bound = "> 0" if positive else ">= 0"
+def check_maxsize(name, value):
+    """Return a cache bound: an integer >= 0, or math.inf for no bound (as cachetools allows)."""
+    if isinstance(value, float) and math.isinf(value):
+        if value < 0:
+            raise ValueError(f"{name} must be an integer >= 0 or math.inf, got {value!r}")
+        return value
+    return check_int(name, value)
+
+
+def check_seconds(name, value, *, positive=False, finite=False):
+    """Return a duration in seconds, >= 0 (or > 0 if positive); NaN is refused too, and inf if finite."""
+    bound = ("a finite number" if finite else "a number") + " of seconds " + ("> 0" if positive else ">= 0")
     if isinstance(value, bool) or not isinstance(value, Real):
-        raise TypeError(f"{name} must be a number of seconds {bound}, got {value!r}")
-    if not (value > 0 if positive else value >= 0):
-        raise ValueError(f"{name} must be a number of seconds {bound}, got {value!r}")
+        raise TypeError(f"{name} must be {bound}, got {value!r}")
+    if not (value > 0 if positive else value >= 0) or (finite and math.isinf(value)):
+        raise ValueError(f"{name} must be {bound}, got {value!r}")
     return value
+
+
+def check_ttl(name, value):
+    """Return a time-to-live: seconds > 0 (math.inf allowed), or a timedelta > 0 for a datetime timer."""
+    if isinstance(value, timedelta):
+        if value <= timedelta(0):
+            raise ValueError(f"{name} must be > 0, got {value!r}")
+        return value
+    if isinstance(value, bool) or not isinstance(value, Real):
+        raise TypeError(f"{name} must be a number of seconds > 0 (or a timedelta), got {value!r}")
+    return check_seconds(name, value, positive=True)
 
 
 def check_callable(name, value, example=""):

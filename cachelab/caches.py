@@ -12,14 +12,20 @@ read changes the eviction order.  Share one between threads through
 
 import collections
 import contextlib
+import copy
+import datetime
 import functools
+import heapq
+import math
 import random
 import time
 import types
+import warnings
 from collections.abc import ItemsView, MutableMapping, ValuesView
+from numbers import Real
 from typing import Protocol, runtime_checkable
 
-from ._checks import check_callable, check_int, check_seconds
+from ._checks import check_callable, check_maxsize, check_seconds, check_ttl
 
 __all__ = [
     "Cache",
@@ -91,6 +97,10 @@ class FakeClock:
     """A clock for tests and demos: time moves only when you call tick()."""
 
     def __init__(self, start=0.0):
+        if isinstance(start, bool) or not isinstance(start, Real):
+            raise TypeError(f"start must be a finite number, got {start!r}")
+        if not math.isfinite(start):
+            raise ValueError(f"start must be a finite number, got {start!r}")
         self.now = start
 
     def __call__(self):
@@ -98,9 +108,8 @@ class FakeClock:
 
     def tick(self, seconds=1.0):
         """Move time forward and return the new time."""
-        if seconds < 0:
-            raise ValueError(f"seconds must be >= 0, got {seconds!r}")
-        self.now += seconds
+        # NaN or inf would make every later time compare as 'expired' for good.
+        self.now += check_seconds("seconds", seconds, finite=True)
         return self.now
 
     def __repr__(self):
@@ -116,23 +125,29 @@ class Cache(MutableMapping):
 
     # State, for every cache:
     #   _data       key -> value; its order is the policy's order where it has one
-    #   _sizes      key -> size, only when getsizeof is given
-    #   _currsize   sum of the sizes, only when getsizeof is given
+    #   _sizes      key -> size, only when sizes are counted (see getsizeof)
+    #   _currsize   sum of the sizes, only when sizes are counted
     #   _hits, _misses   counts for cache_info()
     #   _listeners  callables that receive a CacheEvent
+    # Public attributes (timer, getsizeof, a subclass's lock) are settings, not state.
     _data_type = dict
 
     def __init__(self, maxsize, getsizeof=None, *, timer=time.monotonic):
-        self._maxsize = check_int("maxsize", maxsize)
+        self._maxsize = check_maxsize("maxsize", maxsize)
         if getsizeof is not None:
-            check_callable("getsizeof", getsizeof, "len")
-        self._getsizeof = getsizeof
-        self._sizes = None if getsizeof is None else {}
+            self.getsizeof = check_callable("getsizeof", getsizeof, "len")
+        # As in cachetools, sizes are counted when getsizeof is given or a subclass overrides it.
+        self._sizes = None if self.getsizeof is Cache.getsizeof else {}
         self._currsize = 0
         self._data = self._data_type()
         self._hits = self._misses = 0
         self._listeners = []
-        self.timer = timer
+        self.timer = check_callable("timer", timer, "time.monotonic")
+
+    @staticmethod
+    def getsizeof(value):
+        """Return the size of a value: 1, unless getsizeof= is given or a subclass overrides this."""
+        return 1
 
     # -- the policy's hooks; the defaults suit a policy with no extra state
 
@@ -192,10 +207,18 @@ class Cache(MutableMapping):
         data[key] = value
         self._insert(key)
 
+    def _size_of(self, key, value):
+        # A NaN size would make currsize NaN, and every later `currsize > maxsize`
+        # False: the cache would never evict again.  So check before storing anything.
+        size = self.getsizeof(value)
+        if isinstance(size, bool) or not isinstance(size, Real):
+            raise TypeError(f"getsizeof must return a number >= 0, got {size!r} for key {key!r}")
+        if not (size >= 0 and math.isfinite(size)):
+            raise ValueError(f"getsizeof must return a finite number >= 0, got {size!r} for key {key!r}")
+        return size
+
     def _set_sized(self, key, value, present):
-        size = self._getsizeof(value)
-        if size < 0:
-            raise ValueError(f"getsizeof returned a negative size ({size!r}) for key {key!r}")
+        size = self._size_of(key, value)
         if size > self._maxsize:
             raise ValueError(f"value too large: size {size} > maxsize={self._maxsize}")
         old = self._sizes[key] if present else 0
@@ -226,10 +249,12 @@ class Cache(MutableMapping):
         except TypeError:
             raise _unhashable(key) from None
 
-    # A snapshot, so that `for key in cache: cache[key]` works even though
-    # each read reorders the keys underneath.
+    # Over a snapshot, so that `for key in cache: cache[key]` works even though
+    # each read reorders the keys underneath; keys gone meanwhile are skipped.
     def __iter__(self):
-        return iter(list(self._data))
+        for key in list(self._data):
+            if key in self:
+                yield key
 
     def __len__(self):
         return len(self._data)
@@ -268,7 +293,7 @@ class Cache(MutableMapping):
     def popitem(self):
         """Remove and return the (key, value) pair the policy evicts next."""
         if not self._data:
-            raise KeyError(f"{type(self).__name__} is empty")
+            raise KeyError(f"{type(self).__name__} is empty") from None
         key = self._victim()
         value = self._data[key]
         del self[key]
@@ -299,7 +324,12 @@ class Cache(MutableMapping):
         return CacheInfo(self._hits, self._misses, self.maxsize, self.currsize)
 
     def subscribe(self, listener):
-        """Call listener(CacheEvent) whenever a key is evicted or expires."""
+        """Call listener(CacheEvent) whenever a key is evicted or expires.
+
+        The listener is called in the middle of the write that evicts, so it
+        must not change the cache.  If it raises, the write still completes
+        and the error comes back as a RuntimeWarning.
+        """
         self._listeners.append(check_callable("listener", listener, "print"))
         return listener
 
@@ -307,10 +337,20 @@ class Cache(MutableMapping):
         """Stop sending events to listener."""
         self._listeners.remove(listener)
 
-    def _emit(self, key, value, reason):
-        event = CacheEvent(key, value, reason, self.timer())
-        for listener in self._listeners:
-            listener(event)
+    # Listeners are told, not trusted: when one runs, a key has already left the
+    # cache and the write that evicted it is half done.  An exception here would
+    # drop the new value, so a failing listener (or timer) becomes a warning, and
+    # the other listeners are still told.
+    def _emit(self, key, value, reason, time=None):
+        try:
+            event = CacheEvent(key, value, reason, self.timer() if time is None else time)
+        except Exception as error:
+            return _warn_listener("timer", self.timer, error, key)
+        for listener in list(self._listeners):
+            try:
+                listener(event)
+            except Exception as error:
+                _warn_listener("listener", listener, error, key)
 
     def _evict(self):
         key, value = self.popitem()
@@ -330,6 +370,43 @@ class Cache(MutableMapping):
         state = self.__dict__.copy()
         state["_listeners"] = []
         return state
+
+    # copy.copy() gives an independent cache, as in cachetools: the copy shares
+    # the values and the public attributes (a subclass's lock or stats dict), and
+    # owns a copy of the private state the `# State:` blocks name, so a write to
+    # one never shows in the other.  Copying every private container, and the
+    # containers in it (LFU's buckets), means a new policy needs no __copy__.
+    # Like an unpickled cache, a copy starts with no listeners.
+    def __copy__(self):
+        cls = type(self)
+        clone = cls.__new__(cls)
+        clone.__dict__.update(self.__dict__)
+        for name, value in self.__dict__.items():
+            if name.startswith("_") and name != "_data":
+                setattr(clone, name, _copy_state(value))
+        clone._data = self._data.copy()  # one level only: the values are the user's
+        clone._listeners = []
+        return clone
+
+
+_STATE_TYPES = (dict, list, set, collections.deque)
+
+
+def _copy_state(value):
+    """Copy one piece of a cache's private state: a container, and any container in it."""
+    if not isinstance(value, _STATE_TYPES):
+        return value
+    value = copy.copy(value)
+    if isinstance(value, dict):
+        for key in list(value):
+            if isinstance(value[key], _STATE_TYPES):
+                value[key] = copy.copy(value[key])
+    return value
+
+
+def _warn_listener(what, culprit, error, key):
+    warnings.warn(f"cache {what} {culprit!r} raised {error!r} while key {key!r} left the cache; "
+                  f"the cache is intact and the write completed", RuntimeWarning, stacklevel=4)
 
 
 class _PeekItems(ItemsView):
@@ -448,7 +525,10 @@ class LFUCache(Cache):
 
     def frequency(self, key):
         """Return how many times key has been used while cached (0 if absent)."""
-        return self._counts.get(key, 0)
+        try:
+            return self._counts.get(key, 0)
+        except TypeError:
+            raise _unhashable(key) from None
 
     def snapshot(self):
         """Return the frequency buckets, lowest count (next to go) first."""
@@ -500,121 +580,260 @@ class RRCache(Cache):
         self._index.clear()
 
 
-class TTLCache(LRUCache):
-    """LRU with a time-to-live: an item expires `ttl` seconds after it is set.
+class _Timer:
+    """A TTLCache's timer: the clock, read once per operation.
 
-    Expired items are dropped lazily, on the next read or write, and each
-    one is reported to subscribers as an 'expired' event.
+    `with cache.timer as now:` reads the clock and holds that time until the
+    block ends, so all one operation does (expire, store, report) sees the
+    same now; outside a block, `cache.timer()` reads the clock.  Every
+    reading is checked before the cache uses it, and a clock that steps back
+    is held at the latest time read until it catches up.  Other attributes,
+    such as a FakeClock's tick(), are the clock's own.
     """
 
-    # State, beyond LRUCache's:
-    #   _expires  key -> expiry time, soonest first (one ttl keeps it sorted)
-    def __init__(self, maxsize, ttl, timer=time.monotonic, getsizeof=None):
-        check_seconds("ttl", ttl, positive=True)
-        check_callable("timer", timer, "time.monotonic")
-        super().__init__(maxsize, getsizeof, timer=timer)
-        self.ttl = ttl
-        self._expires = collections.OrderedDict()
+    # State:
+    #   _clock    the callable it wraps
+    #   _nesting  how many `with` blocks are open; while > 0, every reading is _now
+    #   _now      the time held for the open blocks
+    #   _latest   the latest time read, so that time never runs backwards
+    def __init__(self, clock):
+        self._clock = clock
+        self._nesting = 0
+        self._now = self._latest = None
 
-    def expire(self, now=None):
-        """Drop the expired items and return them as (key, value) pairs."""
-        if now is None:
-            now = self.timer()
-        expired = []
-        expires = self._expires
-        while expires:
-            key, when = next(iter(expires.items()))
-            if now < when:
-                break
+    def __call__(self):
+        return self._now if self._nesting else self._read()
+
+    def __enter__(self):
+        if not self._nesting:
+            self._now = self._read()
+        self._nesting += 1
+        return self._now
+
+    def __exit__(self, *exc):
+        self._nesting -= 1
+
+    def _read(self):
+        now = self._clock()
+        if isinstance(now, datetime.datetime):
+            pass  # a datetime timer, with a timedelta ttl
+        elif isinstance(now, bool) or not isinstance(now, Real):
+            raise TypeError(f"timer must return a number (or a datetime), got {now!r} from {self._clock!r}")
+        elif not math.isfinite(now):
+            raise ValueError(f"timer must return a finite number, got {now!r} from {self._clock!r}")
+        if self._latest is not None and now < self._latest:
+            return self._latest  # the clock stepped back: no key may come back to life
+        self._latest = now
+        return now
+
+    # A copy (or an unpickled timer) wraps the same clock, with no block open.
+    def __reduce__(self):
+        return _Timer, (self._clock,)
+
+    def __getattr__(self, name):
+        if name.startswith("_"):  # never forward copy's or pickle's hooks to the clock
+            raise AttributeError(name)
+        return getattr(self._clock, name)
+
+    def __repr__(self):
+        return f"_Timer({self._clock!r})"
+
+
+def _at_one_time(method):
+    """Run a TTLCache method with the clock read once, however often the method asks."""
+    @functools.wraps(method)
+    def wrapper(self, *args, **kwargs):
+        with self.timer:
+            return method(self, *args, **kwargs)
+    return wrapper
+
+
+def _expiry(now, ttl):
+    try:
+        return now + ttl
+    except TypeError:
+        raise TypeError(f"ttl {ttl!r} does not fit the timer's time {now!r}: use seconds "
+                        "with a numeric timer, a timedelta with a datetime timer") from None
+
+
+class TTLCache(Cache):
+    """LRU with a time-to-live: an item expires `ttl` seconds after it is set.
+
+    `set(key, value, ttl=)` gives one key a time-to-live of its own.  Expired
+    items are dropped lazily, on the next write, `len()` or missed read, and
+    each one is reported to subscribers as an 'expired' event.
+
+    Time is what the timer says, read once per operation.  A key is fresh
+    while the time is before its expiry, which is fixed when the key is
+    stored: a new `ttl` applies to keys stored from then on.  If the clock
+    steps back, the cache holds the latest time it has read until the clock
+    catches up, so keys never live longer than their ttl.  A `datetime`
+    timer works with a `timedelta` ttl.
+    """
+
+    # State, beyond Cache's (its _data keeps keys in the order first stored, as a dict does):
+    #   _lru      key -> None, least recently used first: popitem()'s order
+    #   _expires  key -> its entry (expiry time, serial, key) in _heap
+    #   _heap     entries, soonest expiry first.  Setting a key again or removing
+    #             it leaves its old entry behind, stale: expire() skips an entry
+    #             that is not the one in _expires (lazy deletion)
+    #   _serial   numbers the entries: equal times never compare keys, and no
+    #             two entries are equal
+    #   timer     the clock, wrapped by _Timer so one operation reads it once
+    def __init__(self, maxsize, ttl, timer=time.monotonic, getsizeof=None):
+        self._ttl = check_ttl("ttl", ttl)
+        super().__init__(maxsize, getsizeof, timer=timer)
+        self.timer = _Timer(self.timer)
+        self._lru = collections.OrderedDict()
+        self._expires = {}
+        self._heap = []
+        self._serial = 0
+
+    @property
+    def ttl(self):
+        """The time-to-live of keys stored from now on; keys stored before keep theirs."""
+        return self._ttl
+
+    @ttl.setter
+    def ttl(self, ttl):
+        self._ttl = check_ttl("ttl", ttl)
+
+    # -- LRU order: LRUCache's hooks, on _lru
+
+    def _insert(self, key):
+        self._lru[key] = None
+
+    def _touch(self, key):
+        self._lru.move_to_end(key)
+
+    _update = _touch
+
+    def _forget(self, key):
+        del self._lru[key]
+        del self._expires[key]
+
+    def _victim(self):
+        return next(iter(self._lru))
+
+    # -- expiry
+
+    def set(self, key, value, ttl=None):
+        """Store value under key for `ttl` seconds (default: the cache's ttl)."""
+        ttl = self._ttl if ttl is None else check_ttl("ttl", ttl)
+        with self.timer as now:
+            # All that can fail (the clock, the sum) before anything changes.
+            when = _expiry(now, ttl)
+            self.expire(now)
+            Cache.__setitem__(self, key, value)
+            self._schedule(key, when)
+
+    def __setitem__(self, key, value):
+        self.set(key, value)
+
+    def _schedule(self, key, when):
+        self._serial += 1
+        self._expires[key] = entry = (when, self._serial, key)
+        heapq.heappush(self._heap, entry)
+        # Once stale entries outnumber live ones, keep only the live ones,
+        # so a key set again and again does not grow the heap without bound.
+        if len(self._heap) > 2 * len(self._expires) + 8:
+            self._heap = list(self._expires.values())
+            heapq.heapify(self._heap)
+
+    def expire(self, time=None):
+        """Drop the items expired at `time` (default: now); return them as (key, value) pairs."""
+        if time is None:
+            time = self.timer()
+        heap, expires, expired = self._heap, self._expires, []
+        while heap and heap[0][0] <= time:
+            entry = heapq.heappop(heap)
+            key = entry[2]
+            if expires.get(key) != entry:
+                continue  # stale: the key was set again or removed since
             value = self._data[key]
             Cache.__delitem__(self, key)
             expired.append((key, value))
             if self._listeners:
-                self._emit(key, value, "expired")
+                self._emit(key, value, "expired", time)
         return expired
 
-    def _insert(self, key):
-        self._expires[key] = self.timer() + self.ttl
+    def _fresh(self, key, now):
+        """Return True if key is stored and not expired at `now`."""
+        try:
+            entry = self._expires.get(key)
+        except TypeError:
+            raise _unhashable(key) from None
+        return entry is not None and now < entry[0]
 
-    def _update(self, key):
-        self._data.move_to_end(key)
-        self._expires[key] = self.timer() + self.ttl
-        self._expires.move_to_end(key)
-
-    def _forget(self, key):
-        del self._expires[key]
-
-    def _live(self, key):
-        """Return True if key is cached and fresh; drop it if it has expired."""
-        when = self._expires.get(key)
-        if when is None:
-            return False
-        if self.timer() < when:
-            return True
-        self.expire()
-        return False
+    # -- the mapping, each operation at one time
 
     def get(self, key, default=None):
-        try:
-            live = self._live(key)
-        except TypeError:
-            raise _unhashable(key) from None
-        if not live:
+        with self.timer as now:
+            if self._fresh(key, now):
+                self._hits += 1
+                self._touch(key)
+                return self._data[key]
             self._misses += 1
+            self.expire(now)  # it may be there but expired: drop it
             return default
-        self._hits += 1
-        self._data.move_to_end(key)
-        return self._data[key]
 
     def __contains__(self, key):
-        try:
-            when = self._expires.get(key)
-        except TypeError:
-            raise _unhashable(key) from None
-        return when is not None and self.timer() < when
-
-    def __setitem__(self, key, value):
-        self.expire()
-        super().__setitem__(key, value)
+        return self._fresh(key, self.timer())
 
     def __delitem__(self, key):
-        if not self._live(key):
-            raise KeyError(key)
-        super().__delitem__(key)
+        with self.timer as now:
+            if not self._fresh(key, now):
+                self.expire(now)
+                raise KeyError(key)
+            Cache.__delitem__(self, key)
 
     def __len__(self):
-        self.expire()
-        return len(self._data)
-
-    def __iter__(self):
-        self.expire()
-        return super().__iter__()
+        with self.timer as now:
+            self.expire(now)
+            return len(self._data)
 
     @property
     def currsize(self):
-        self.expire()
-        return super().currsize
+        with self.timer as now:
+            self.expire(now)
+            return super().currsize
 
     def popitem(self):
         """Remove and return the least recently used item that has not expired."""
-        self.expire()
-        return super().popitem()
+        with self.timer as now:
+            self.expire(now)
+            return super().popitem()
+
+    # These ask the time more than once (`key in self`, then `del self[key]`).
+    pop = _at_one_time(Cache.pop)
+    setdefault = _at_one_time(Cache.setdefault)
+    __repr__ = _at_one_time(Cache.__repr__)
 
     def clear(self):
         super().clear()
+        self._lru.clear()
         self._expires.clear()
+        self._heap.clear()
+
+    # A copy has its own _Timer on the same clock: a `with` on one does not hold the other.
+    def __copy__(self):
+        clone = super().__copy__()
+        clone.timer = copy.copy(self.timer)
+        return clone
 
     def snapshot(self):
         """Return the LRU order and each key's expiry time."""
-        self.expire()
-        return {"order": list(self._data), "expires": dict(self._expires)}
+        with self.timer as now:
+            self.expire(now)
+            return {"order": list(self._lru),
+                    "expires": {key: self._expires[key][0] for key in self._lru}}
 
     def describe(self):
         """One row in LRU order, each key noted with the time its TTL runs out."""
-        self.expire()
-        return (Row("cache", list(self._data),
-                    notes={key: f"until {when:g}" for key, when in self._expires.items()}),)
-
+        expires = self.snapshot()["expires"]
+        return (Row("cache", list(expires),
+                    notes={key: f"until {when:g}" if isinstance(when, Real) else f"until {when}"
+                           for key, when in expires.items()}),)
 
 def hashkey(*args, **kwargs):
     """Return a cache key for the given hashable arguments."""
