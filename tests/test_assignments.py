@@ -1,0 +1,165 @@
+"""The course notebooks as nbgrader assignments: one source, honest checks, no answers in a student copy.
+
+These run without a kernel: each notebook's code cells are executed in this
+process, once as the instructor source (every check must pass) and once as
+the student copy nbgrader's preprocessors make (every check must fail, in
+plain words).  tests/test_assignments_roundtrip.py runs nbgrader itself.
+"""
+
+import ast
+import contextlib
+import copy
+import io
+import json
+import pathlib
+import re
+import sys
+
+import nbformat
+import pytest
+from nbgrader.nbgraderformat import MetadataValidator
+
+ROOT = pathlib.Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "tools"))
+import assignments  # noqa: E402
+
+NUMBERED = sorted((ROOT / "notebooks").glob("[0-9][0-9]-*.ipynb"))
+COURSE = [p for p in NUMBERED if p.name != "00-index.ipynb"]
+ASSIGNMENTS = assignments.assignments()
+
+
+def read(path):
+    return nbformat.read(path, as_version=4)
+
+
+def meta(cell):
+    return cell.metadata.get("nbgrader", {})
+
+
+def visible(source):
+    """A test cell's source without its hidden tests."""
+    return re.sub(r"### BEGIN HIDDEN TESTS.*?### END HIDDEN TESTS", "", source, flags=re.S)
+
+
+def solution_lines(nb):
+    """Every meaningful line of the solutions and answer keys in a source notebook."""
+    lines = []
+    for cell in nb.cells:
+        if not meta(cell).get("solution"):
+            continue
+        text = cell.source
+        if cell.cell_type == "code":
+            regions = re.findall(r"### BEGIN SOLUTION\n(.*?)\n\s*### END SOLUTION", text, flags=re.S)
+            text = "\n".join(regions)
+        lines += [line.strip() for line in text.splitlines() if len(line.strip()) > 12]
+    return lines
+
+
+def test_every_course_notebook_is_an_assignment():
+    """Each numbered notebook has checked exercises and answer cells for its open questions."""
+    assert [p.name for p in ASSIGNMENTS] == [p.name for p in COURSE]
+
+
+@pytest.mark.parametrize("path", ASSIGNMENTS, ids=lambda p: p.name)
+def test_nbgrader_metadata(path):
+    """Schema 3, unique grade ids, points on graded cells, a docstring atop every check."""
+    nb = read(path)
+    MetadataValidator().validate_nb(nb)
+    cells = [c for c in nb.cells if meta(c)]
+    assert all(meta(c)["schema_version"] == 3 for c in cells)
+    tests = [c for c in cells if meta(c)["grade"] and c.cell_type == "code"]
+    answers = [c for c in cells if meta(c)["grade"] and c.cell_type == "markdown"]
+    assert tests and answers, f"{path.name}: needs checked exercises and open-question answer cells"
+    for cell in tests:
+        assert meta(cell)["grade_id"].startswith("correct_") and meta(cell)["points"] > 0
+        assert ast.get_docstring(ast.parse(cell.source)), f"{meta(cell)['grade_id']}: say what it checks"
+    for cell in answers:
+        assert meta(cell)["grade_id"].startswith("answer_") and cell.source.startswith("**Answer key.**")
+    for cell in cells:
+        if meta(cell)["solution"] and cell.cell_type == "code":
+            assert "### BEGIN SOLUTION" in cell.source, f"{meta(cell)['grade_id']}: mark the solution"
+
+
+@pytest.mark.parametrize("path", ASSIGNMENTS, ids=lambda p: p.name)
+def test_visible_checks_do_not_give_the_answer_away(path):
+    """A student sees the visible checks: none compares with a literal string answer."""
+    for cell in read(path).cells:
+        if meta(cell).get("grade") and cell.cell_type == "code":
+            assert not re.search(r"==\s*[\"']", visible(cell.source)), meta(cell)["grade_id"]
+
+
+def _run(cells, namespace):
+    """Execute code cells in order; return {grade_id: the exception or None} for the graded ones."""
+    results = {}
+    for cell in cells:
+        if cell.cell_type != "code" or assignments.SKIP_TAG in cell.metadata.get("tags", []):
+            continue
+        try:
+            with contextlib.redirect_stdout(io.StringIO()):
+                exec(compile(cell.source, meta(cell).get("grade_id", "cell"), "exec"), namespace)
+            error = None
+        except Exception as exc:  # a check failing is what we look at
+            error = exc
+        if meta(cell).get("grade"):
+            results[meta(cell)["grade_id"]] = error
+        elif error is not None and not meta(cell).get("solution"):
+            raise error
+    return results
+
+
+@pytest.mark.parametrize("path", ASSIGNMENTS, ids=lambda p: p.name)
+def test_checks_pass_with_the_solution_and_fail_without(path, tmp_path, monkeypatch):
+    """Run the notebook as the grader would: its source passes every check; its student copy none."""
+    import matplotlib
+
+    matplotlib.use("Agg")  # in this process only; nbval's kernels keep their own backend
+    import matplotlib.pyplot as plt
+
+    monkeypatch.chdir(path.parent)
+    source = assignments.tag_widget_cells(read(path))
+    student = assignments.student_copy(copy.deepcopy(source))
+    first = next(i for i, c in enumerate(source.cells) if meta(c))
+    namespace = {"__name__": "__main__"}
+    _run(source.cells[:first], namespace)
+    unsolved = _run(student.cells[first:], dict(namespace))
+    solved = _run(source.cells[first:], namespace)
+    plt.close("all")
+
+    assert solved and all(error is None for error in solved.values()), solved
+    for grade_id, error in unsolved.items():
+        assert isinstance(error, (AssertionError, NotImplementedError)), f"{grade_id}: {error!r}"
+        assert str(error).strip(), f"{grade_id} fails without saying why"
+
+
+@pytest.mark.parametrize("path", ASSIGNMENTS, ids=lambda p: p.name)
+def test_student_copy_holds_no_answers(path):
+    """Solutions, answer keys and hidden tests never reach a student copy."""
+    nb = read(path)
+    text = json.dumps(assignments.student_copy(copy.deepcopy(nb)))
+    for marker in ["BEGIN SOLUTION", "BEGIN HIDDEN TESTS", "Answer key"]:
+        assert marker not in text
+    leaked = [line for line in solution_lines(nb) if json.dumps(line)[1:-1] in text]
+    assert not leaked, f"{path.name}: solution text in the student copy: {leaked[:3]}"
+
+
+def test_self_study_copy(tmp_path):
+    """make lab's copy: every notebook, no answers, working links, and a learner's edits kept."""
+    assignments.self_study(tmp_path)
+    names = sorted(p.name for p in tmp_path.glob("*.ipynb"))
+    assert names == sorted(p.name for p in (ROOT / "notebooks").glob("*.ipynb"))
+    for path in tmp_path.glob("*.ipynb"):
+        text = path.read_text(encoding="utf-8")
+        assert "BEGIN SOLUTION" not in text and "Answer key" not in text, path.name
+        for target in re.findall(r"\]\(([^)#\s]+\.ipynb)\)", text):
+            assert (tmp_path / target).exists(), f"{path.name} links to missing {target}"
+    mine = tmp_path / COURSE[0].name
+    mine.write_text(mine.read_text(encoding="utf-8").replace("YOUR ANSWER HERE", "my answer"))
+    assignments.self_study(tmp_path)
+    assert "my answer" in mine.read_text(encoding="utf-8")
+
+
+def test_no_second_copy_of_the_answers():
+    """The solutions live in the source notebooks only."""
+    assert not (ROOT / "notebooks" / "solutions").exists()
+    for path in NUMBERED:
+        assert "%load solutions/" not in path.read_text(encoding="utf-8"), path.name

@@ -1,0 +1,166 @@
+"""nbgrader's whole round trip, with its own CLI and gradebook, on a copy of the classroom.
+
+One representative assignment (01-why-cache) goes out as a release, comes
+back from three students (solved, unsolved, half-solved) and is autograded;
+a second, tiny assignment has a widget cell and a cell that never finishes,
+to show that neither stalls grading.
+"""
+
+import json
+import pathlib
+import re
+import shutil
+import sys
+
+import nbformat
+import pytest
+
+ROOT = pathlib.Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "tools"))
+import assignments  # noqa: E402
+
+ASSIGNMENT = "01-why-cache"
+WIDGETS = "widget-check"
+SOLVED, UNSOLVED, HALF = "ada", "bob", "cy"
+
+
+def _nbgrader_cell(cell_type, source, grade_id, **flags):
+    make = nbformat.v4.new_code_cell if cell_type == "code" else nbformat.v4.new_markdown_cell
+    cell = make(source)
+    cell.metadata["nbgrader"] = {"grade": False, "solution": False, "locked": False, "task": False,
+                                 "schema_version": 3, "grade_id": grade_id, **flags}
+    return cell
+
+
+def widget_notebook():
+    """A widget cell (saved with its widget output, as a real run leaves it), a cell that hangs, a check."""
+    widget = nbformat.v4.new_code_cell("from ipywidgets import interact\n_ = interact(lambda n: 2 * n, n=(0, 9))")
+    widget.outputs = [nbformat.v4.new_output(
+        "display_data", data={"text/plain": "interactive(...)",
+                              assignments.WIDGET_MIME: {"model_id": "0", "version_major": 2, "version_minor": 0}})]
+    return nbformat.v4.new_notebook(
+        metadata={"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}},
+        cells=[
+            nbformat.v4.new_markdown_cell("# Widgets do not stall grading"),
+            widget,
+            nbformat.v4.new_code_cell("import time\ntime.sleep(600)  # a cell that never finishes"),
+            _nbgrader_cell("code", "answer = None\n### BEGIN SOLUTION\nanswer = 2 * 21\n### END SOLUTION",
+                           "answer", solution=True),
+            _nbgrader_cell("code", '"""Checks that the cells after a hung one still run."""\n'
+                           "assert answer is not None and answer > 40, 'reconsider the answer'",
+                           "correct_after_hang", grade=True, locked=True, points=1),
+        ])
+
+
+def fill(release, source, keep=lambda grade_id: True):
+    """A student's copy: the release with the chosen solution cells answered from the source."""
+    answers = {c.metadata["nbgrader"]["grade_id"]: c.source for c in source.cells if "nbgrader" in c.metadata}
+    nb = nbformat.from_dict(json.loads(json.dumps(release)))
+    for cell in nb.cells:
+        grade_id = cell.metadata.get("nbgrader", {}).get("grade_id")
+        if cell.metadata.get("nbgrader", {}).get("solution") and keep(grade_id):
+            cell.source = "\n".join(line for line in answers[grade_id].splitlines() if "SOLUTION" not in line)
+    return nb
+
+
+def submit(course, student, assignment, nb):
+    folder = course / "submitted" / student / assignment
+    folder.mkdir(parents=True)
+    nbformat.write(nb, folder / f"{assignment}.ipynb")
+
+
+@pytest.fixture(scope="module")
+def course(tmp_path_factory):
+    """Release, three submissions of 01 and one of the widget check, autograded once."""
+    course = tmp_path_factory.mktemp("classroom")
+    shutil.copy(ROOT / "classroom" / "nbgrader_config.py", course)
+    with open(course / "nbgrader_config.py", "a", encoding="utf-8") as config:
+        config.write("\nc.Execute.timeout = 3  # the hung cell's budget in this test\n")
+    (course / "source" / WIDGETS).mkdir(parents=True)
+    nbformat.write(assignments.tag_widget_cells(widget_notebook()), course / "source" / WIDGETS / f"{WIDGETS}.ipynb")
+    assignments.nbgrader("generate_assignment", WIDGETS, course=course)
+    assignments.release([ROOT / "notebooks" / f"{ASSIGNMENT}.ipynb"], course=course)
+
+    source = nbformat.read(ROOT / "notebooks" / f"{ASSIGNMENT}.ipynb", as_version=4)
+    release = nbformat.read(course / "release" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb", as_version=4)
+    submit(course, SOLVED, ASSIGNMENT, fill(release, source))
+    submit(course, UNSOLVED, ASSIGNMENT, release)
+    half = fill(release, source, keep=lambda grade_id: grade_id == "hit_ratio")
+    for cell in half.cells:  # right for real counts, forgets the cache nobody has asked yet
+        if cell.metadata.get("nbgrader", {}).get("grade_id") == "hit_ratio":
+            cell.source = re.sub(r"lookups = .*\n.*", "return info.hits / (info.hits + info.misses)",
+                                 cell.source, flags=re.S)
+    submit(course, HALF, ASSIGNMENT, half)
+    widgets = nbformat.read(course / "release" / WIDGETS / f"{WIDGETS}.ipynb", as_version=4)
+    submit(course, SOLVED, WIDGETS, fill(widgets, widget_notebook()))
+
+    assignments.autograde(course)
+    return course
+
+
+def grades(course, student, assignment=ASSIGNMENT):
+    """{grade_id: (score, max_score, needs_manual_grade)} from nbgrader's gradebook."""
+    from nbgrader.api import Gradebook
+
+    with Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gb:
+        notebook = gb.find_submission_notebook(assignment, assignment, student)
+        return {g.name: (g.score, g.max_score, g.needs_manual_grade) for g in notebook.grades}
+
+
+def test_release_holds_no_answers(course):
+    """The student release: no solutions, no hidden tests, no answer keys."""
+    text = (course / "release" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb").read_text(encoding="utf-8")
+    source = nbformat.read(ROOT / "notebooks" / f"{ASSIGNMENT}.ipynb", as_version=4)
+    for marker in ["BEGIN SOLUTION", "BEGIN HIDDEN TESTS", "Answer key", "lookups = info.hits"]:
+        assert marker not in text
+    for cell in source.cells:
+        if cell.metadata.get("nbgrader", {}).get("solution") and cell.cell_type == "markdown":
+            assert cell.source[40:120] not in text
+
+
+def test_solved_copy_gets_full_marks(course):
+    """Every check passes; the open answers wait for the teacher, who then gives full marks."""
+    from nbgrader.api import Gradebook
+
+    got = grades(course, SOLVED)
+    checks = {k: v for k, v in got.items() if k.startswith("correct_")}
+    assert checks and all(score == top for score, top, _ in checks.values())
+    assert all(manual for k, (_, _, manual) in got.items() if k.startswith("answer_"))
+    with Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gb:
+        for grade in gb.find_submission_notebook(ASSIGNMENT, ASSIGNMENT, SOLVED).grades:
+            if grade.needs_manual_grade:
+                grade.manual_score = grade.max_score
+        gb.db.commit()
+        submission = gb.find_submission(ASSIGNMENT, SOLVED)
+        assert submission.score == submission.max_score == 6
+
+
+def test_unsolved_copy_scores_zero_everywhere(course):
+    got = grades(course, UNSOLVED)
+    assert len(got) == 5 and all(score == 0 and not manual for score, _, manual in got.values())
+
+
+def test_half_solved_copy_gets_partial_credit(course):
+    got = grades(course, HALF)
+    assert got["correct_hit_ratio"][0] == 2 and got["correct_hit_ratio_no_lookups"][0] == 0
+    assert sum(score for score, _, _ in got.values()) == 2
+
+
+def test_feedback_says_what_to_reconsider_without_the_answer(course):
+    """Plain words for an unanswered or wrong exercise; no hidden test and no solution in the HTML."""
+    unsolved = (course / "feedback" / UNSOLVED / ASSIGNMENT / f"{ASSIGNMENT}.html").read_text(encoding="utf-8")
+    half = (course / "feedback" / HALF / ASSIGNMENT / f"{ASSIGNMENT}.html").read_text(encoding="utf-8")
+    assert "Not answered yet" in unsolved
+    assert "reconsider that case" in half
+    for html in (unsolved, half):
+        assert "HIDDEN TESTS" not in html and "999, 1" not in html
+        assert "if lookups else" not in html
+
+
+def test_widget_cells_are_skipped_and_a_hung_cell_is_interrupted(course):
+    """Grading finished: the widget cell never ran, the hung cell timed out, the check after it passed."""
+    graded = nbformat.read(course / "autograded" / SOLVED / WIDGETS / f"{WIDGETS}.ipynb", as_version=4)
+    widget, hung = graded.cells[1], graded.cells[2]
+    assert assignments.SKIP_TAG in widget.metadata["tags"] and widget.execution_count is None
+    assert any(out.output_type == "error" for out in hung.outputs)
+    assert grades(course, SOLVED, WIDGETS)["correct_after_hang"][0] == 1
