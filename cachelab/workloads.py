@@ -2,12 +2,15 @@
 
 Every generator takes `seed=` (or an explicit numpy `rng=`), so a test, a
 notebook and a slider all see the same trace.  `load_trace()` reads a
-real trace from a text file, and `write_oracle_general()` writes one in
-the binary format libCacheSim reads fastest.
+real trace (one key per line, a CSV such as `timestamp,key,size`, or
+libCacheSim's oracleGeneral binary), and `write_oracle_general()` writes
+one in the binary format libCacheSim reads fastest.
 """
 
+import codecs
 import csv
 import os
+import warnings
 
 import numpy as np
 
@@ -117,39 +120,260 @@ def zipf_scan(n_requests, n_keys, alpha=1.0, scan_length=None, scan_every=None, 
     return trace
 
 
-def load_trace(path, column=0, *, delimiter=","):
-    """Read a trace from a text file: one key per line, or a CSV with the key in `column`.
+_TRACE_FORMATS = ("txt", "csv", "oracleGeneral")
+_BLOCK = 1 << 18      # bytes read at a time: memory stays flat however long the file is
+_MAX_LINE = 1 << 20   # a longer line is not a trace request
+_PROGRESS_FROM = 32 << 20  # files at least this large show a progress bar by default
 
-    `column` is a position (0 = first field) or a header name; a name means
-    the first line is a header.  Blank lines are skipped.  Keys that are all
-    integers come back as an integer array, others as strings.
+
+def load_trace(path, column=None, *, format=None, delimiter=",", encoding="utf-8", progress=None):
+    """Read a trace from a file; return a numpy array with one key per request.
+
+    Formats (`format=`; by default the file's name and first line decide):
+
+    * "txt": one key per line.  The whole line, less surrounding spaces, is
+      the key, with no CSV quoting, so a key may hold quotes or commas.
+      Chosen when `column` is not given and the first line has no `delimiter`.
+    * "csv": fields split by `delimiter`, with CSV quoting; the key is in
+      `column`, a position (0 = first field) or a header name (then the first
+      line is a header).  Without `column`, a first line with a `key` field is
+      taken as the header and that column is read, so a `timestamp,key,size`
+      file works as it is; otherwise the first field is the key.
+    * "oracleGeneral": libCacheSim's binary trace, 24-byte little-endian
+      records (time u32, id u64, size u32, next-access i64), as written by
+      `write_oracle_general()`.  Chosen for names ending in .bin or
+      .oracleGeneral.  Only the ids are read.
+
+    One rule decides what a key is, whatever else the file holds: two
+    requests are for the same key exactly when the key is written the same,
+    so `01` and `1` are two keys.  If every key is a plain decimal integer
+    (no leading zeros, spaces or `+`), the keys come back as an int64 array,
+    or uint64 when some ids need all 64 bits; otherwise every key is a
+    string exactly as written.  Blank lines are skipped.
+
+    The file is read a block at a time, so memory stays a few times the
+    size of the result.  Files over 32 MB show a progress bar on stderr;
+    `progress=True` or `False` forces it on or off.  Errors name the file
+    and the line.
     """
-    if not isinstance(column, (int, str)) or isinstance(column, bool):
+    name = _check_trace_args(path, column, format, delimiter, encoding, progress)
+    if format is None:
+        format = _guess_format(name, column, delimiter, encoding)
+    size = os.path.getsize(name)
+    show = size >= _PROGRESS_FROM if progress is None else progress
+    from tqdm import tqdm
+    with tqdm(total=size, unit="B", unit_scale=True, desc=f"reading {os.path.basename(name)}",
+              disable=not show, leave=False) as bar:
+        if format == "oracleGeneral":
+            return _read_oracle_general(name, bar)
+        keys = _TraceKeys()
+        blocks = _text_blocks(name, encoding, bar)
+        if format == "txt":
+            for _, text in blocks:
+                keys.add(_lines_of(text))
+        else:
+            _read_csv_keys(name, blocks, column, delimiter, keys)
+    return keys.result(name)
+
+
+def _check_trace_args(path, column, format, delimiter, encoding, progress):
+    if not isinstance(path, (str, os.PathLike)):
+        raise TypeError(f"path must be a file name, got {path!r}")
+    name = os.fspath(path)
+    if isinstance(column, bool) or not isinstance(column, (int, str, type(None))):
         raise TypeError(f"column must be a field position or a header name, got {column!r}")
-    if not os.path.isfile(path):
-        raise FileNotFoundError(f"no trace file at {os.fspath(path)!r}")
-    with open(path, newline="") as file:
-        rows = [row for row in csv.reader(file, delimiter=delimiter) if row]
-    if isinstance(column, str):
-        if not rows or column not in rows[0]:
-            found = rows[0] if rows else []
-            raise ValueError(f"column {column!r} is not in the header of {os.fspath(path)!r}; "
-                             f"the header has {found!r}")
-        index, rows = rows[0].index(column), rows[1:]
-    else:
-        index = column
-    if not rows:
-        raise ValueError(f"trace file {os.fspath(path)!r} has no requests")
+    if isinstance(column, int) and column < 0:
+        raise ValueError(f"column must be a field position >= 0 or a header name, got {column!r}")
+    if format is not None and format not in _TRACE_FORMATS:
+        raise ValueError(f"format must be one of {', '.join(_TRACE_FORMATS)} (or None to guess), "
+                         f"got {format!r}")
+    if format == "oracleGeneral" and column is not None:
+        raise ValueError("column applies to text traces; an oracleGeneral trace has its ids in place")
+    if not isinstance(delimiter, str) or len(delimiter) != 1 or delimiter in '\n\r"':
+        raise ValueError(f"delimiter must be one character such as ',' or '\\t', got {delimiter!r}")
     try:
-        keys = [row[index].strip() for row in rows]
-    except IndexError:
-        line = next(n for n, row in enumerate(rows, 1) if len(row) <= index)
-        raise ValueError(f"column {column!r} is missing on request {line} of "
-                         f"{os.fspath(path)!r}") from None
+        codecs.lookup(encoding)
+    except (LookupError, TypeError):
+        raise ValueError(f"encoding must be a text encoding such as 'utf-8' or 'latin-1', "
+                         f"got {encoding!r}") from None
+    if progress is not None and not isinstance(progress, bool):
+        raise TypeError(f"progress must be True, False or None (automatic), got {progress!r}")
+    if not os.path.isfile(name):
+        raise FileNotFoundError(f"no trace file at {name!r}")
+    return name
+
+
+def _guess_format(name, column, delimiter, encoding):
+    lowered = name.lower()
+    if lowered.endswith((".zst", ".gz", ".xz", ".bz2")):
+        raise ValueError(f"{name!r} is compressed; decompress it first (zstd -d, gunzip, ...)")
+    if lowered.endswith((".bin", ".oraclegeneral")):
+        return "oracleGeneral"
+    if column is not None:
+        return "csv"
+    for _, text in _text_blocks(name, encoding, None):
+        for line in text.split("\n"):
+            if line.strip():
+                return "csv" if delimiter in line else "txt"
+    return "txt"
+
+
+def _text_blocks(name, encoding, bar):
+    """Yield (number of the first line, text of whole lines) a block at a time."""
+    with open(name, "rb") as file:
+        rest, line = b"", 1
+        while True:
+            block = file.read(_BLOCK)
+            if bar is not None:
+                bar.update(len(block))
+            data = rest + block
+            if block:
+                cut = data.rfind(b"\n")
+                whole, rest = (data[:cut], data[cut + 1:]) if cut >= 0 else (b"", data)
+                complete = cut >= 0
+            else:  # the end: what is left is the last line, with no newline after it
+                whole, rest, complete = data, b"", bool(data)
+            newlines = whole.count(b"\n")
+            if len(rest) > _MAX_LINE:
+                at = line + (newlines + 1 if complete else 0)
+                raise ValueError(f"line {at} of {name!r} is longer than {_MAX_LINE >> 20} MiB; "
+                                 "is this a trace of keys, one request per line?")
+            if complete:
+                yield line, _decode(name, whole, line, encoding)
+                line += newlines + 1
+            if not block:
+                return
+
+
+def _decode(name, whole, line, encoding):
+    """Return the block's text, or raise naming the line that is not text."""
+    newline = b"\n"
+    if b"\0" in whole:
+        at = line + whole.count(newline, 0, whole.index(b"\0"))
+        raise ValueError(f"line {at} of {name!r} holds a NUL byte: this is a binary file, not text; "
+                         "for libCacheSim's binary traces pass format='oracleGeneral'")
     try:
-        return np.array([int(key) for key in keys], dtype=np.int64)
-    except ValueError:
-        return np.array(keys)
+        return whole.decode(encoding)
+    except UnicodeDecodeError as error:
+        at = line + whole.count(newline, 0, error.start)
+        column = error.start - whole.rfind(newline, 0, error.start)
+        raise ValueError(f"line {at} of {name!r} is not {encoding} text ({error.reason} at character "
+                         f"{column}); pass encoding=, e.g. encoding='latin-1'") from None
+
+
+def _lines_of(text):
+    """The non-blank lines of text, stripped of surrounding spaces."""
+    if text.isascii() and not any(space in text for space in _OTHER_SPACE):
+        return text.split()  # the same list, several times faster
+    return [key for key in map(str.strip, text.split("\n")) if key]
+
+
+_OTHER_SPACE = " \t\r\x0b\x0c\x1c\x1d\x1e\x1f"  # ASCII whitespace besides the newline
+
+
+def _read_csv_keys(name, blocks, column, delimiter, keys):
+    index = column if isinstance(column, int) else None
+    request = 0
+    for first, text in blocks:
+        chunk = []
+        for offset, line in enumerate(text.split("\n")):
+            if not line.strip():
+                continue
+            try:
+                fields = (next(csv.reader([line], delimiter=delimiter)) if '"' in line
+                          else line.rstrip("\r").split(delimiter))
+            except csv.Error as error:
+                raise ValueError(f"line {first + offset} of {name!r} is not valid CSV: {error}") from None
+            if index is None:
+                header = [field.strip() for field in fields]
+                wanted = "key" if column is None else column
+                if wanted in header:
+                    index = header.index(wanted)
+                    continue
+                if column is not None:
+                    raise ValueError(f"column {column!r} is not in the header of {name!r}; "
+                                     f"the header has {fields!r}")
+                index = 0
+            request += 1
+            if index >= len(fields):
+                raise ValueError(f"column {column!r} is missing on request {request} "
+                                 f"(line {first + offset}) of {name!r}")
+            chunk.append(fields[index].strip())
+        keys.add(chunk)
+    if index is None and isinstance(column, str):
+        raise ValueError(f"column {column!r} is not in the header of {name!r}; the file is empty")
+
+
+class _TraceKeys:
+    """Keys gathered a block at a time: integers while every key is one, else strings."""
+
+    def __init__(self):
+        self.chunks = []
+        self.integers = True
+
+    def add(self, keys):
+        if not keys:
+            return
+        if self.integers:
+            values = _integer_keys(keys)
+            if values is not None:
+                self.chunks.append(values)
+                return
+            self._to_strings()
+        self.chunks.append(np.array(keys))
+
+    def _to_strings(self):
+        # Integer keys were written canonically, so str() gives back their text exactly.
+        self.chunks = [chunk.astype(str) for chunk in self.chunks]
+        self.integers = False
+
+    def result(self, name):
+        if not self.chunks:
+            raise ValueError(f"trace file {name!r} has no requests")
+        if self.integers and len({chunk.dtype for chunk in self.chunks}) > 1:
+            # Some blocks needed uint64; that works only if no block has a negative key.
+            if any(chunk.dtype == np.int64 and chunk.min() < 0 for chunk in self.chunks):
+                self._to_strings()
+            else:
+                self.chunks = [chunk.astype(np.uint64) for chunk in self.chunks]
+        return np.concatenate(self.chunks)
+
+
+def _integer_keys(keys):
+    """Return keys as an int64 (or uint64) array if each is a canonical decimal integer, else None."""
+    joined = "\n".join(keys)
+    if not joined.isascii() or joined.encode().translate(None, b"0123456789-\n"):
+        return None
+    for dtype in (np.int64, np.uint64):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            try:
+                values = np.fromstring(joined, dtype=dtype, sep="\n")
+            except (ValueError, OverflowError):
+                continue
+        # The round trip refuses 01, -0 and anything that did not fit.
+        if len(values) == len(keys) and "\n".join(map(str, values.tolist())) == joined:
+            return values
+    return None
+
+
+def _read_oracle_general(name, bar):
+    size = os.path.getsize(name)
+    record = _ORACLE_GENERAL.itemsize
+    if size % record:
+        raise ValueError(f"{name!r} is not an oracleGeneral trace: its size ({size} bytes) is not a "
+                         f"multiple of its {record}-byte records")
+    if not size:
+        raise ValueError(f"trace file {name!r} has no requests")
+    records = np.memmap(name, dtype=_ORACLE_GENERAL, mode="r")
+    ids = np.empty(len(records), dtype=np.uint64)
+    step = _BLOCK // record
+    for start in range(0, len(records), step):
+        ids[start:start + step] = records["id"][start:start + step]
+        bar.update(min(step, len(records) - start) * record)
+    del records
+    # Ids below 2**63 (nearly every trace) come back as int64, like the generators' traces.
+    return ids.view(np.int64) if int(ids.max()) < 2**63 else ids
 
 
 def _as_keys(trace):
