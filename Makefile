@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 PY     := $(BIN)/python
 
-.PHONY: lab test test-browser bench notebooks nav chromium clean
+.PHONY: lab test test-browser bench notebooks nav chromium clean assignments autograde
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -22,8 +22,18 @@ $(VENV)/.installed-test: pyproject.toml | $(PY)
 # JupyterLab refuses to run as root unless told to (containers, Binder-like hosts).
 ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root)
 
+# The learner's copy of the course (workspace/, made once, never overwritten) from the source in notebooks/.
 lab: $(VENV)/.installed-lab
-	$(BIN)/jupyter lab $(ROOT_FLAG) notebooks/00-index.ipynb
+	$(PY) tools/assignments.py self-study workspace
+	cd workspace && $(CURDIR)/$(BIN)/jupyter lab $(ROOT_FLAG) 00-index.ipynb
+
+# nbgrader: the student release in classroom/release/, one assignment per notebook.
+assignments: $(VENV)/.installed-lab
+	$(PY) tools/assignments.py release
+
+# nbgrader: grade classroom/submitted/<student>/<notebook>/, feedback in classroom/feedback/.
+autograde: $(VENV)/.installed-lab
+	$(PY) tools/assignments.py autograde
 
 test: $(VENV)/.installed-test chromium
 	$(PY) -m pytest
