@@ -381,6 +381,12 @@ def run_scenario(name, *, db_delay=None, cache_ttl=None, clock=None, verbose=Tru
         wait=s.wait, clock=clock, verbose=verbose, out=out, cache=cache)
 
 
+def _outcome(store, reads_before):
+    """How the last read went, measured: a HIT read nothing from the database."""
+    reads = store.stats().reads - reads_before
+    return "HIT (no database read)" if reads == 0 else f"MISS ({reads} database read{'s' * (reads > 1)})"
+
+
 def run_write_patterns(db_delay=0.1, cache_ttl=60, *, events=25, crash_after=None,
                        clock=None, verbose=True, out=print, cache=None):
     """Show the three write patterns; return the database's StoreStats and the writes a crash lost."""
@@ -390,11 +396,15 @@ def run_write_patterns(db_delay=0.1, cache_ttl=60, *, events=25, crash_after=Non
     with ECommerceService(db_delay, cache_ttl, clock=clock, log=out if verbose else None,
                           cache=cache) as service:
         service.save_session("abc123", {"user_id": 101, "cart": [1, 3]})
+        reads = service.store.stats().reads
         service.get_session("abc123")
-        out("Session (write-through): saved to the database and the cache; the read was a HIT")
+        out(f"Session (write-through): saved to the database and the cache; the read was a "
+            f"{_outcome(service.store, reads)}")
         service.update_price(1, 949)
+        reads = service.store.stats().reads
         service.get_price(1)
-        out("Price (write-around): the update skipped the cache; the next read was a MISS")
+        out(f"Price (write-around): the update skipped the cache; the next read was a "
+            f"{_outcome(service.store, reads)}")
         before = service.store.stats().writes
         _, took = _time(service.timer, lambda: [service.track_event(101, "view", product_id=1 + i % 5)
                                                 for i in range(events)])
@@ -407,7 +417,8 @@ def run_write_patterns(db_delay=0.1, cache_ttl=60, *, events=25, crash_after=Non
             lost = service.events.crash()
             out(f"Simulated crash: {len(lost)} analytics events never reached the database")
         writes = service.store.stats().writes - before
-        out(f"{service.store.count_events()} events stored in {writes} database writes "
-            f"(write-through would need {events + (crash_after or 0)})")
+        accepted = events + (crash_after or 0)
+        out(f"{service.store.count_events()} of {accepted} accepted events stored in {writes} database "
+            f"writes, {len(lost)} lost (write-through: {accepted} writes, none lost)")
         db = service.store.stats()
     return db, lost

@@ -36,7 +36,7 @@ def test_writes_scenario_reports_the_crash():
     assert run.returncode == 0, run.stderr
     # The background flusher may have saved some of the last three; the report says which.
     lost = int(re.search(r"Simulated crash: (\d) analytics events never", run.stdout).group(1))
-    assert f"{28 - lost} events stored in" in run.stdout
+    assert f"{28 - lost} of 28 accepted events stored in" in run.stdout and f"{lost} lost" in run.stdout
 
 
 @pytest.mark.parametrize("args, message", [

@@ -149,7 +149,9 @@ def test_write_patterns_report_exactly_the_crash_loss():
     db, lost = run_write_patterns(clock=FakeClock(), events=25, crash_after=4, out=out.append)
     assert len(lost) == 4 and all(event["kind"] == "click" for _, event in lost)
     assert "Simulated crash: 4 analytics events never reached the database" in out
-    assert "25 events stored in 3 database writes (write-through would need 29)" in out
+    assert "25 of 29 accepted events stored in 3 database writes, 4 lost (write-through: 29 writes, none lost)" in out
+    assert any(line.endswith("the read was a HIT (no database read)") for line in out)
+    assert any(line.endswith("the next read was a MISS (1 database read)") for line in out)
 
 
 def test_measured_patterns_agree_with_the_guide():
