@@ -33,6 +33,17 @@ from .patterns import (
 )
 from .policies import ARCCache, ClockCache, S3FIFOCache, SieveCache, opt_hits
 from .redis_cache import RedisCache, TwoLevelCache  # redis itself is imported on first use
+from .stampede import (  # redis and asyncio are imported on first use
+    AsyncSingleFlight,
+    Jitter,
+    RedisLock,
+    RedisLockGuard,
+    SingleFlight,
+    StaleWhileRevalidate,
+    XFetch,
+    prewarm,
+    top_keys,
+)
 from .store import Store
 
 __version__ = "0.1.0"
@@ -72,6 +83,16 @@ __all__ = [
     # a shared cache in Redis (Valkey), and an in-process cache in front of it
     "RedisCache",
     "TwoLevelCache",
+    # stampede protection (cachelab.stampede; the simulator is cachelab.stampede_sim)
+    "AsyncSingleFlight",
+    "Jitter",
+    "RedisLock",
+    "RedisLockGuard",
+    "SingleFlight",
+    "StaleWhileRevalidate",
+    "XFetch",
+    "prewarm",
+    "top_keys",
     # the guide's four experiments, as data
     "hit_rate",
     "hit_rate_table",

@@ -24,7 +24,6 @@ drive time by hand (`FakeClock`) and get the same answer every time.
 `cachelab.stampede_sim` measures all of these on a simulated herd.
 """
 
-import asyncio
 import collections
 import contextlib
 import math
@@ -180,6 +179,8 @@ class AsyncSingleFlight:
 
     async def do(self, key, fn):
         """Return await fn(), awaiting it once for every task with this key at this moment."""
+        import asyncio  # here, so that `import cachelab` does not pay for it
+
         check_callable("fn", fn, "lambda: load(key)")
         future = self._futures.get(key)
         if future is not None:

@@ -27,6 +27,7 @@ All return data (named tuples and lists); the views draw it.
 
 import bisect
 import collections
+import functools
 import math
 
 import numpy as np
@@ -72,17 +73,25 @@ def poisson_arrivals(clients, rate, duration, *, keys=1, seed=0):
     """Seeded Poisson arrivals: (times, key of each, client of each), sorted by time.
 
     `clients` clients each send `rate` requests per second for `duration`
-    seconds; together that is one Poisson process of clients * rate.
+    seconds; together that is one Poisson process of clients * rate.  The
+    arrays are read-only and shared: compare() runs every strategy on one set.
     """
     clients = check_int("clients", clients, 1)
     check_seconds("rate", rate, positive=True)
     check_seconds("duration", duration, positive=True)
     keys = check_int("keys", keys, 1)
+    return _arrivals(clients, rate, duration, keys, seed)
+
+
+@functools.lru_cache(maxsize=16)
+def _arrivals(clients, rate, duration, keys, seed):
     rng = np.random.default_rng(seed)
     n = rng.poisson(clients * rate * duration)
     # n points uniform on [0, duration), sorted, are a Poisson process given n.
-    times = np.sort(rng.uniform(0.0, duration, n))
-    return times, rng.integers(0, keys, n), rng.integers(0, clients, n)
+    arrays = np.sort(rng.uniform(0.0, duration, n)), rng.integers(0, keys, n), rng.integers(0, clients, n)
+    for array in arrays:
+        array.flags.writeable = False
+    return arrays
 
 
 def _quantile(sorted_slow, n_fast, fast, q):
@@ -175,7 +184,11 @@ def simulate(strategy="none", *, clients=100, rate=1.0, ttl=10.0, delta=0.5, dur
 
 def _simulate_key(strategy, times, server_of, score, first_ttl, ttl_for, delta, stale_for, poll,
                   totals, slow, load_starts):
-    """One key's requests in time order; keys never interact, so each is run alone."""
+    """One key's requests in time order; keys never interact, so each is run alone.
+
+    Runs of requests that all see the same state (plain hits, a stampede's
+    misses, waiters for one load, stale reads) are handled in one step.
+    """
     # State of the key:
     #   has       a value is stored
     #   expiry    when it expires (the soft expiry for swr); hard: swr's hard expiry
@@ -187,9 +200,11 @@ def _simulate_key(strategy, times, server_of, score, first_ttl, ttl_for, delta, 
     ends = {}
     xfetch = score is not None
     marker = strategy == "xfetch+marker"
-    fresh_end = expiry
     times_list = times.tolist()
+    score_list = score.tolist() if xfetch else None
+    many_servers = len(server_of) > 0 and server_of.max() > 0
     n = len(times_list)
+    inf = math.inf
 
     def start(t, server):
         if not flying:
@@ -197,6 +212,10 @@ def _simulate_key(strategy, times, server_of, score, first_ttl, ttl_for, delta, 
         flying.append((t + delta, server))
         load_starts.append(t)
         return t + delta
+
+    def upto(limit, i):
+        """Index of the first request at or after `limit`, from i on."""
+        return bisect.bisect_left(times_list, limit, i)
 
     i = 0
     while i < n:
@@ -207,60 +226,81 @@ def _simulate_key(strategy, times, server_of, score, first_ttl, ttl_for, delta, 
             hard = expiry + stale_for
             if ends.get(server) == end:
                 del ends[server]
-        if not flying and has and t < expiry:
-            # Nothing in flight and the value is fresh: skip the plain hits in one step.
-            j = bisect.bisect_left(times_list, expiry, i)
-            if xfetch:
-                early = np.flatnonzero(times[i:j] + score[i:j] >= expiry)
-                if len(early):
-                    j = i + int(early[0])
+        landing = flying[0][0] if flying else inf
+        if has and t < expiry:
+            # Fresh: hits up to the expiry or the next landing, whichever is first.
+            j = upto(min(expiry, landing), i)
+            if xfetch and not (marker and flying):
+                if j - i <= 32:  # a short stretch: plain Python beats a numpy call
+                    j = next((k for k in range(i, j) if times_list[k] + score_list[k] >= expiry), j)
+                else:
+                    early = np.flatnonzero(times[i:j] + score[i:j] >= expiry)
+                    if len(early):
+                        j = i + int(early[0])
             if j > i:
                 i = j
                 continue
         server = server_of[i]
         fresh = has and t < expiry
         if strategy in ("none", "jitter"):
-            if not fresh:
+            # Every request until the first load lands misses and loads.
+            j = upto(min(t + delta, landing), i + 1)
+            totals["misses"] += j - i
+            if not flying:
+                totals["expiries"] += 1
+            chunk = times_list[i:j]
+            load_starts.extend(chunk)
+            flying.extend([(s + delta, None) for s in chunk])
+            slow.extend([delta] * (j - i))
+            i = j
+            continue
+        if strategy in ("lock", "single-flight"):
+            per_server = strategy == "single-flight"
+            if per_server and server in ends:
                 totals["misses"] += 1
-                start(t, server)
+                slow.append(ends[server] - t)
+            elif not per_server and flying:  # poll until the value is there
+                totals["misses"] += 1
+                slow.append(math.ceil((flying[-1][0] - t) / poll - 1e-9) * poll)
+            else:
+                end = ends[server] = start(t, server)
+                totals["misses"] += 1
                 slow.append(delta)
-        elif strategy == "single-flight":
-            if not fresh:
-                totals["misses"] += 1
-                if server in ends:
-                    slow.append(ends[server] - t)
-                else:
-                    ends[server] = start(t, server)
-                    slow.append(delta)
-        elif strategy == "lock":
-            if not fresh:
-                totals["misses"] += 1
-                if flying:  # poll until the value is there
-                    slow.append(math.ceil((flying[-1][0] - t) / poll - 1e-9) * poll)
-                else:
-                    start(t, server)
-                    slow.append(delta)
+                j = upto(end, i + 1)
+                if per_server and many_servers and len(np.unique(server_of[i:j])) > 1:
+                    i += 1  # other servers may load too: one request at a time
+                    continue
+                waits = end - times[i + 1:j]
+                if not per_server:
+                    waits = np.ceil(waits / poll - 1e-9) * poll
+                totals["misses"] += j - i - 1
+                slow.extend(waits.tolist())
+                i = j
+                continue
         elif strategy == "swr":
             if has and t < hard:
-                if not fresh:
-                    totals["stale"] += 1
-                    if not flying:
-                        start(t, server)  # in the background: nobody waits
+                if not flying:
+                    start(t, server)  # in the background: nobody waits
+                j = upto(min(hard, flying[0][0]), i + 1)
+                totals["stale"] += j - i
+                i = j
+                continue
+            totals["misses"] += 1
+            if flying:
+                slow.append(flying[-1][0] - t)
             else:
-                totals["misses"] += 1
-                if flying:
-                    slow.append(flying[-1][0] - t)
-                else:
-                    start(t, server)
-                    slow.append(delta)
+                start(t, server)
+                slow.append(delta)
         else:  # xfetch, xfetch+marker
-            if fresh:
-                if not (marker and flying) and t + score[i] >= expiry:
-                    totals["early"] += 1
-                    start(t, server)
-                    slow.append(delta)
+            if fresh:  # the fast path stopped here: an early recompute
+                totals["early"] += 1
+                start(t, server)
+                slow.append(delta)
             elif marker and flying and has:
-                totals["stale"] += 1
+                j = upto(flying[0][0], i + 1)
+                totals["stale"] += j - i
+                i = j
+                continue
             else:
                 totals["misses"] += 1
                 start(t, server)
