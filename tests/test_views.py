@@ -119,3 +119,24 @@ def test_lru_and_lfu_tables_read_like_the_steps():
                                                                            "A", "C"]
     assert step_table(lfu_steps("A B A C", 2)).splitlines()[-1].split()[-4:] == ["1x:", "C",
                                                                                  "2x:", "A"]
+
+
+def test_a_new_policy_is_one_class_and_one_registry_line(monkeypatch):
+    """README's "Add a policy": no view, table or widget needs another edit."""
+    from cachelab import LRUCache
+    from cachelab.simulation import compare_policies
+
+    class MRUCache(LRUCache):
+        def _victim(self):
+            return next(reversed(self._data))
+
+    monkeypatch.setitem(POLICIES, "MRU", MRUCache)
+    steps = policy_steps("mru", "A B C A D", 3)
+    assert [s.evicted for s in steps] == [None, None, None, None, "A"]
+    assert step_table(steps).splitlines()[-1].split()[-3:] == ["B", "C", "D"]
+    assert ">D</span>" in html_steps(steps) and plot_steps(steps, ax=Canvas()).patches
+    curves = compare_policies([1, 2, 3, 1, 2, 3], [2], ["MRU", "OPT"])
+    assert curves["MRU"].hits.tolist() == [2]
+    assert "MRU" in svg_chart(hit_rate_chart(curves)) and colour_of("MRU") not in (
+        colour_of(name) for name in POLICIES if name != "MRU")
+    assert "MRU" in controls(policy_walk_widget(policy="MRU", sequence="A B"))["policy"].options
