@@ -4,7 +4,9 @@ A test class sets `Cache` and, if its constructor needs more than
 `(maxsize, getsizeof=)`, overrides `make()`.
 """
 
+import math
 import pickle
+import warnings
 
 import pytest
 
@@ -169,7 +171,7 @@ class CacheContract:
         for operation in (lambda: cache.__setitem__([1], 1), lambda: cache[[1]],
                           lambda: cache.get([1]), lambda: [1] in cache,
                           lambda: cache.__delitem__([1])):
-            with pytest.raises(TypeError, match="unhashable"):
+            with pytest.raises(TypeError, match=r"key \[1\] is unhashable"):
                 operation()
         assert dict(cache._data) == {1: 1} and cache.cache_info().misses == 0
 
@@ -226,3 +228,42 @@ class CacheContract:
         assert sorted(cache.values()) == [0, 1, 2]
         assert (1, 1) in cache.items() and (1, 2) not in cache.items()
         assert cache.cache_info().hits == 3  # items() and values() are peeks
+
+    # -- nothing lost, nothing corrupted (issue 13)
+
+    @pytest.mark.parametrize("size, error", [
+        (math.nan, ValueError), (math.inf, ValueError), (-1, ValueError),
+        ("3", TypeError), (None, TypeError), (True, TypeError)])
+    def test_bad_sizes_are_refused_naming_getsizeof(self, size, error):
+        # A NaN size used to make currsize NaN, and the cache then never evicted again.
+        sizes = {"bad": size}
+        cache = self.make(10, getsizeof=lambda value: sizes.get(value, 1))
+        for key in range(3):
+            cache[key] = key
+        with pytest.raises(error, match="getsizeof"):
+            cache["k"] = "bad"
+        assert "k" not in cache and sorted(cache) == [0, 1, 2] and cache.currsize == 3
+        for key in range(3, 30):  # and it still evicts
+            cache[key] = key
+        assert cache.currsize == 10 and len(cache) == 10
+
+    def test_a_raising_listener_loses_nothing(self):
+        cache = self.make(2)
+        told = []
+
+        def broken(event):
+            raise RuntimeError("listener broke")
+
+        cache.subscribe(broken)
+        cache.subscribe(told.append)
+        cache[1], cache[2] = 1, 2
+        with pytest.warns(RuntimeWarning, match="listener.*listener broke"):
+            cache[3] = 3
+        assert cache[3] == 3 and len(cache) == 2 and cache.currsize == 2
+        assert [event.key for event in told] == [key for key in (1, 2) if key not in cache]
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            for key in range(4, 20):  # still a working cache
+                cache[key] = key
+        assert len(cache) == 2 and 19 in cache
+

@@ -21,11 +21,18 @@ class Model:
         self.policy, self.clock = policy, clock
         self.values, self.rank = {}, {}  # rank: what the policy sorts victims by
         self.expires = {}
+        self.ttl = TTL
+        self.latest = clock()  # TTL: the cache's time is the latest the clock has said
         self.hits = self.misses = 0
         self.tick = 0
 
+    def _now(self):
+        self.latest = max(self.latest, self.clock())
+        return self.latest
+
     def _alive(self):
-        for key in [k for k, when in self.expires.items() if self.clock() >= when]:
+        now = self._now()
+        for key in [k for k, when in self.expires.items() if now >= when]:
             self._drop(key)
 
     def _drop(self, key):
@@ -49,7 +56,7 @@ class Model:
         elif self.policy == "RR":
             self.rank[key] = 0
 
-    def set(self, key, value):
+    def set(self, key, value, ttl=None):
         self._alive()
         if key in self.values:
             self.values[key] = value
@@ -60,7 +67,7 @@ class Model:
             self.values[key] = value
             self._used(key, "insert")
         if self.policy == "TTL":
-            self.expires[key] = self.clock() + TTL
+            self.expires[key] = self.latest + (self.ttl if ttl is None else ttl)
 
     def get(self, key):
         self._alive()
@@ -119,10 +126,27 @@ def machine_for(policy):
         def wait(self, seconds):
             self.clock.tick(seconds)
 
+        if policy == "TTL":
+            # Per-key ttls, a ttl changed at runtime and a clock that steps back:
+            # expiry order is no longer the order keys were stored in.
+            @rule(key=KEYS, value=st.integers(), ttl=st.sampled_from([1, 2, 3, 7]))
+            def set_with_ttl(self, key, value, ttl):
+                self.cache.set(key, value, ttl=ttl)
+                self.model.set(key, value, ttl)
+
+            @rule(ttl=st.sampled_from([1, 4, TTL]))
+            def change_ttl(self, ttl):
+                self.cache.ttl = self.model.ttl = ttl
+
+            @rule(seconds=st.sampled_from([1, 3]))
+            def rewind(self, seconds):
+                self.clock.now = max(self.clock.now - seconds, 0)
+
         @invariant()
         def same_contents(self):
             self.model._alive()
             assert dict(self.cache.items()) == self.model.values
+            assert len(self.cache) == len(list(self.cache)) == len(self.model.values)
             info = self.cache.cache_info()
             assert info.hits == self.model.hits
             assert info.misses == self.model.misses

@@ -1,10 +1,14 @@
 """Each cache keeps the shared contract, then evicts in its own order."""
 
+import copy
+import datetime
+import math
 import random
 
 import pytest
 
 from cachelab import (
+    MISSING,
     FakeClock,
     FIFOCache,
     LFUCache,
@@ -12,6 +16,8 @@ from cachelab import (
     RRCache,
     TTLCache,
 )
+from cachelab.caches import ExpiringCache
+from cachelab.policies import POLICIES
 
 from cache_contract import CacheContract
 
@@ -86,6 +92,10 @@ class TestLFU(CacheContract):
         cache[1], cache[1]
         assert cache.frequency(1) == 3 and cache.frequency(2) == 1 and cache.frequency(9) == 0
         assert cache.snapshot() == {"buckets": {1: [2], 3: [1]}}
+
+    def test_frequency_of_an_unhashable_key_names_the_key(self):
+        with pytest.raises(TypeError, match=r"key \[1\] is unhashable"):
+            self.make(2).frequency([1])
 
     def test_delete_of_the_rarest_key_then_evict(self):
         cache = fill(self.make(2), [1, 2])
@@ -203,6 +213,181 @@ class TestTTL(CacheContract):
         with pytest.raises(TypeError, match="timer"):
             TTLCache(2, ttl=1, timer=5)
 
+    # -- per-key ttl: TTLCache is an ExpiringCache
+
+    def test_set_gives_one_key_its_own_ttl(self):
+        cache = self.make(4)
+        assert isinstance(cache, ExpiringCache)
+        cache.set("long", 1)  # the cache's ttl, 10
+        cache.set("short", 2, ttl=2)
+        cache.set("mid", 3, ttl=5.5)
+        cache["plain"] = 4
+        assert cache.snapshot()["expires"] == {"long": 10, "short": 2, "mid": 5.5, "plain": 10}
+        self.clock.tick(2)
+        assert sorted(cache) == ["long", "mid", "plain"] and len(cache) == 3
+        self.clock.tick(4)
+        # Expiry order is not insertion order once ttls differ.
+        assert cache.expire() == [("mid", 3)] and len(cache) == 2
+
+    def test_set_again_replaces_the_ttl(self):
+        cache = self.make(2)
+        cache.set(1, "a", ttl=1)
+        cache.set(1, "b", ttl=100)
+        self.clock.tick(50)
+        assert cache[1] == "b"
+        cache.set(1, "c")  # back to the cache's ttl, from now
+        self.clock.tick(10)
+        assert 1 not in cache and len(cache) == 0
+
+    def test_expired_items_come_out_soonest_first(self):
+        cache = self.make(5)
+        for key, ttl in [("a", 5), ("b", 1), ("c", 3), ("d", 3), ("e", 9)]:
+            cache.set(key, key.upper(), ttl=ttl)
+        self.clock.tick(5)
+        assert cache.expire() == [("b", "B"), ("c", "C"), ("d", "D"), ("a", "A")]
+
+    @pytest.mark.parametrize("ttl, error", [(0, ValueError), (-1, ValueError), (math.nan, ValueError),
+                                            ("1", TypeError), (True, TypeError),
+                                            (datetime.timedelta(0), ValueError)])
+    def test_a_bad_per_key_ttl_names_ttl_and_stores_nothing(self, ttl, error):
+        cache = self.make(2)
+        cache[1] = 1
+        with pytest.raises(error, match="ttl"):
+            cache.set(2, 2, ttl=ttl)
+        assert sorted(cache) == [1] and cache.snapshot()["expires"] == {1: 10}
+
+    def test_a_timedelta_ttl_on_a_numeric_clock_is_a_clear_error(self):
+        cache = self.make(2)
+        with pytest.raises(TypeError, match="ttl.*timedelta"):
+            cache.set(1, 1, ttl=datetime.timedelta(seconds=5))
+        assert len(cache) == 0
+
+    def test_datetime_timer_with_timedelta_ttls(self):
+        now = [datetime.datetime(2024, 1, 1)]
+        cache = TTLCache(3, ttl=datetime.timedelta(hours=1), timer=lambda: now[0])
+        cache["hour"] = 1
+        cache.set("minute", 2, ttl=datetime.timedelta(minutes=1))
+        now[0] += datetime.timedelta(minutes=2)
+        assert list(cache) == ["hour"]
+        assert "until 2024-01-01 01:00:00" in cache.describe()[0].notes["hour"]
+
+    def test_setting_one_key_again_and_again_keeps_the_heap_small(self):
+        # Lazy deletion leaves stale heap entries; they must not pile up (a memory leak).
+        cache = self.make(3)
+        for n in range(10_000):
+            cache[n % 2] = n
+        assert len(cache._heap) <= 2 * len(cache) + 8
+
+    # -- time that misbehaves (issue 13, items 5 and 7)
+
+    @pytest.mark.parametrize("reading, error, match", [
+        (RuntimeError("clock broke"), RuntimeError, "clock broke"),
+        ("noon", TypeError, "timer"), (None, TypeError, "timer"),
+        (math.nan, ValueError, "timer"), (math.inf, ValueError, "timer")])
+    @pytest.mark.parametrize("good_reads", range(5))  # the old code went wrong at 3
+    def test_an_insert_is_all_or_nothing_when_the_timer_fails(self, reading, error, match, good_reads):
+        # The clock goes bad after `good_reads` more readings.  It used to go bad between
+        # storing the value and giving it an expiry: a key that never expired, and a
+        # KeyError on every later insert at capacity.
+        clock = _BreakingClock()
+        cache = TTLCache(2, ttl=10, timer=clock)
+        cache[1], cache[2] = 1, 2
+        before = cache.snapshot()
+        clock.bad_after(good_reads, reading)
+        try:
+            cache[3] = 3
+            stored = True
+        except error as raised:
+            assert match in str(raised)
+            stored = False
+        clock.repair()
+        if stored:
+            assert sorted(cache) == [2, 3] and cache.snapshot()["expires"][3] == 10
+        else:
+            assert cache.snapshot() == before and 3 not in cache
+        for key in range(10, 20):
+            cache[key] = key
+        assert len(cache) == 2 and len(list(cache)) == 2
+
+    def test_a_clock_that_steps_back_holds_time_still(self):
+        self.clock = clock = FakeClock(100)
+        cache = TTLCache(3, ttl=10, timer=clock)
+        cache["a"] = 1  # expires at 110
+        clock.now = 50  # the clock steps back
+        cache["b"] = 2  # stored at the cache's time, 100: expires at 110, not 60
+        assert cache.snapshot()["expires"] == {"a": 110, "b": 110}
+        clock.now = 105
+        assert len(cache) == len(list(cache)) == 2
+        clock.now = 110
+        assert len(cache) == len(list(cache)) == 0
+
+    def test_a_key_seen_expired_stays_expired_when_the_clock_steps_back(self):
+        cache = self.make(2)
+        cache[1] = 1
+        self.clock.tick(12)
+        assert 1 not in cache
+        self.clock.now = 5
+        assert 1 not in cache and cache.get(1) is None and len(cache) == 0
+
+    def test_changing_ttl_applies_to_keys_stored_afterwards(self):
+        cache = self.make(3)
+        cache["a"] = 1  # expires at 10
+        cache.ttl = 1
+        cache["b"] = 2  # expires at 1, before a
+        self.clock.tick(2)
+        # With expiries kept in insertion order, len() used to count b here.
+        assert len(cache) == len(list(cache)) == 1 and "a" in cache
+        assert cache.snapshot()["expires"] == {"a": 10}
+
+    @pytest.mark.parametrize("ttl, error", [(0, ValueError), (math.nan, ValueError), ("x", TypeError)])
+    def test_a_bad_ttl_at_runtime_names_ttl(self, ttl, error):
+        cache = self.make(2)
+        with pytest.raises(error, match="ttl"):
+            cache.ttl = ttl
+        assert cache.ttl == 10
+
+    def test_a_raising_expiry_listener_loses_nothing(self):
+        cache = self.make(2)
+        cache.subscribe(lambda event: 1 / 0)
+        cache[1] = 1
+        self.clock.tick(10)
+        with pytest.warns(RuntimeWarning, match="ZeroDivisionError"):
+            cache[2] = 2
+        assert sorted(cache) == [2] and cache.snapshot()["expires"] == {2: 20}
+
+    def test_copy_has_its_own_timer_on_the_same_clock(self):
+        cache = self.make(2)
+        cache[1] = 1  # expires at 10
+        self.clock.tick(5)
+        clone = copy.copy(cache)
+        clone[2] = 2  # expires at 15, in the copy only
+        assert sorted(cache) == [1] and sorted(clone) == [1, 2]
+        with cache.timer as now:
+            self.clock.tick(5)
+            assert cache.timer() == now == 5 and clone.timer() == 10
+        assert len(cache) == 0 and sorted(clone) == [2]
+
+
+class _BreakingClock:
+    """A clock at time 0 that, once told, goes bad after some good readings."""
+
+    def __init__(self):
+        self.good, self.reading = None, None
+
+    def bad_after(self, good_reads, reading):
+        self.good, self.reading = good_reads, reading
+
+    def repair(self):
+        self.good = None
+
+    def __call__(self):
+        if self.good is None or self.good > 0:
+            self.good = None if self.good is None else self.good - 1
+            return 0.0
+        if isinstance(self.reading, Exception):
+            raise self.reading
+        return self.reading
+
 
 def test_fake_clock():
     clock = FakeClock(start=100)
@@ -210,6 +395,66 @@ def test_fake_clock():
     assert repr(clock) == "FakeClock(now=101.5)"
     with pytest.raises(ValueError, match="seconds"):
         clock.tick(-1)
+
+
+@pytest.mark.parametrize("seconds, error", [("1", TypeError), (None, TypeError), (True, TypeError),
+                                            (math.nan, ValueError), (math.inf, ValueError)])
+def test_fake_clock_refuses_what_is_not_a_duration(seconds, error):
+    # tick(nan) used to be accepted, and then every entry expired for good.
+    clock = FakeClock(start=5)
+    with pytest.raises(error, match="seconds"):
+        clock.tick(seconds)
+    assert clock() == 5
+
+
+@pytest.mark.parametrize("start, error", [("0", TypeError), (math.nan, ValueError)])
+def test_fake_clock_start_is_a_finite_number(start, error):
+    with pytest.raises(error, match="start"):
+        FakeClock(start)
+
+
+@pytest.mark.parametrize("cls", [LRUCache, LFUCache, FIFOCache, RRCache])
+def test_the_timer_of_every_cache_is_checked(cls):
+    # It used to be accepted, and failed later, during an eviction.
+    with pytest.raises(TypeError, match="timer"):
+        cls(10, timer="x")
+
+
+def test_a_failing_timer_on_an_eviction_loses_nothing():
+    def broken_clock():
+        raise OSError("no clock")
+
+    cache = LRUCache(1, timer=broken_clock)
+    cache.subscribe(lambda event: None)
+    cache[1] = 1
+    with pytest.warns(RuntimeWarning, match="timer.*no clock"):
+        cache[2] = 2
+    assert list(cache.items()) == [(2, 2)]
+
+
+def _replay(cache, keys):
+    for key in keys:
+        if cache.get(key, MISSING) is MISSING:
+            cache[key] = key
+
+
+@pytest.mark.parametrize("name", sorted(POLICIES))
+def test_a_copy_is_an_independent_cache(name):
+    """copy.copy() of every registered policy: writes to the copy never reach the original."""
+    # RR shares its choice() with the copy, as cachetools' does: min keeps the two in step.
+    make = (lambda: RRCache(4, choice=min)) if name == "RR" else (lambda: POLICIES[name](4))
+    rng = random.Random(name)
+    first, then = ([rng.randrange(10) for _ in range(40)] for _ in range(2))
+    cache = make()
+    _replay(cache, first)
+    clone = copy.copy(cache)
+    before = cache.snapshot()
+    _replay(clone, then)
+    assert cache.snapshot() == before
+    # ... and the copy went on exactly as the original does from the same state.
+    _replay(cache, then)
+    assert clone.snapshot() == cache.snapshot()
+    assert dict(clone.items()) == dict(cache.items())
 
 
 def test_events_carry_the_caches_timer():
