@@ -69,7 +69,14 @@ def _put(cache, key, value):
 
 def cache_aside(cache, key, load):
     """Return cache[key]; on a miss call load(key), store the result, and return it."""
-    value = cache.get(key, _MISSING)
+    if not callable(load):
+        check_callable("load", load, "db.get")
+    try:
+        value = cache.get(key, _MISSING)
+    except AttributeError:
+        if hasattr(cache, "get"):
+            raise
+        raise TypeError(f"cache must be a cache with get(key, default), got {cache!r}") from None
     if value is _MISSING:
         value = load(key)  # raises (e.g. NotFoundError) before anything is cached
         _put(cache, key, value)
@@ -78,6 +85,8 @@ def cache_aside(cache, key, load):
 
 def invalidate(cache, *keys):
     """Drop keys from the cache; return how many were there."""
+    if not callable(getattr(cache, "pop", None)):
+        raise TypeError(f"cache must be a cache with pop(key, default), got {cache!r}")
     return sum(cache.pop(key, _MISSING) is not _MISSING for key in keys)
 
 
@@ -91,7 +100,7 @@ class _Pattern:
             raise TypeError(f"guard must have fetch(cache, key, load), e.g. "
                             f"cachelab.stampede.SingleFlight(), got {guard!r}")
         self.guard = guard
-        if not isinstance(cache, CacheLike):
+        if isinstance(cache, type) or not isinstance(cache, CacheLike):
             raise TypeError(f"cache must be a cache with get(key, default), cache[key] = value and "
                             f"pop(key, default), e.g. LRUCache(100) or a dict, got {cache!r}")
         self.cache = cache

@@ -1,0 +1,339 @@
+"""One table of bad inputs across the public API and the demo's options.
+
+Each row makes a subject (or none, for a constructor), feeds it one bad
+input, and checks three things: the exception's type, that its message
+names the parameter at fault, and that the subject's state is what it
+was before.  A constructor's row checks that no thread and no open
+write-behind queue was left behind.
+"""
+
+import contextlib
+import io
+import math
+import threading
+from datetime import datetime
+
+import numpy as np
+import pytest
+
+from cachelab import demo, patterns
+from cachelab.caches import FakeClock, LFUCache, LRUCache, RRCache, TTLCache, cached
+from cachelab.ecommerce import ECommerceService, make_shipping_calculator, run_scenario
+from cachelab.measure import measure_pattern
+from cachelab.patterns import (
+    CacheAside, ReadThrough, WriteAround, WriteBehind, WriteThrough, cache_aside, invalidate,
+)
+from cachelab.policies import ARCCache, ClockCache, S3FIFOCache, SieveCache
+from cachelab.store import Store
+from cachelab.workloads import (
+    load_trace, loop, make_trace, read_write_workload, scan, shifting_hotset, uniform,
+    write_oracle_general, zipf, zipf_scan,
+)
+
+
+def _db():
+    return {}
+
+
+def _load(key):
+    return f"v{key}"
+
+
+def _save(key, value):
+    pass
+
+
+def _save_many(batch):
+    pass
+
+
+# -- subjects: each comes with some state already in it
+
+def _lru():
+    cache = LRUCache(3)
+    for key in "abc":
+        cache[key] = key.upper()
+    cache["a"]  # a is now the most recent
+    return cache
+
+
+def _sized(size):
+    def make():
+        cache = LRUCache(10, getsizeof=lambda value: size if value == "bad" else 1)
+        cache["a"] = "A"
+        return cache
+    return make
+
+
+def _ttl():
+    clock = FakeClock()
+    cache = TTLCache(3, ttl=10, timer=clock)
+    cache["a"] = 1
+    clock.tick(1)
+    cache["b"] = 2
+    return cache
+
+
+def _lfu():
+    cache = LFUCache(3)
+    cache["a"] = 1
+    cache["a"]
+    return cache
+
+
+def _clock():
+    return FakeClock(5)
+
+
+def _writer(**kwargs):
+    def make():
+        wb = WriteBehind(LRUCache(10), _load, _save_many, background=False, **kwargs)
+        wb.write("a", 1)
+        return wb
+    return make
+
+
+def _store():
+    store = Store(delay_scale=0)
+    store.put("a", 1)
+    return store
+
+
+def _service():
+    service = ECommerceService(db_delay=0, clock=FakeClock(), log=None)
+    service.get_product(1)
+    service.track_event(101, "view", product_id=1)
+    return service
+
+
+def _trace_file(tmp_path):
+    path = tmp_path / "trace.txt"
+    path.write_text("1\n2\n1\n")
+    return path
+
+
+# -- what "state" means for each kind of subject
+
+def _state(subject):
+    if subject is None:  # a constructor: nothing may be left running or registered
+        return threading.active_count(), len(patterns._OPEN)
+    if isinstance(subject, WriteBehind):
+        return subject.stats(), list(subject._queue), list(subject.cache.items()), subject.dead_letters
+    if isinstance(subject, Store):
+        with subject._lock:
+            rows = subject._conn.execute("SELECT * FROM kv ORDER BY key").fetchall()
+            events = subject._conn.execute("SELECT * FROM events").fetchall()
+        return subject.stats(), rows, events
+    if isinstance(subject, ECommerceService):
+        caches = {kind: list(cache.items()) for kind, cache in subject.caches.items()}
+        return _state(subject.store), subject.events.stats(), subject._event_ids, caches
+    if isinstance(subject, FakeClock):
+        return subject()
+    if hasattr(subject, "describe"):  # a cachelab cache: contents, order, sizes and counts
+        return (list(subject.items()), subject.currsize, subject.cache_info(), subject.describe())
+    if hasattr(subject, "read_text"):  # a file
+        return subject.read_bytes()
+    raise TypeError(f"no state for {subject!r}")
+
+
+def _cli(*args):
+    """Run the demo in-process; argparse's refusal comes back as SystemExit carrying stderr."""
+    err = io.StringIO()
+    with contextlib.redirect_stderr(err), contextlib.redirect_stdout(io.StringIO()):
+        try:
+            demo.main(list(args))
+        except SystemExit as stop:
+            assert stop.code == 2 and "Traceback" not in err.getvalue()
+            raise SystemExit(err.getvalue()) from None
+
+
+def _del(cache, key):
+    del cache[key]
+
+
+def _set(cache, key, value):
+    cache[key] = value
+
+
+# Each row: (id, make the subject or None, the bad call, exception type, text the message must hold).
+# `make` may take tmp_path; the bad call gets the subject (or tmp_path for a file function).
+ROWS = [
+    # caches
+    ("LRUCache maxsize<0", None, lambda _: LRUCache(-1), ValueError, "maxsize"),
+    ("LRUCache maxsize str", None, lambda _: LRUCache("10"), TypeError, "maxsize"),
+    ("LRUCache getsizeof not callable", None, lambda _: LRUCache(10, getsizeof=5), TypeError, "getsizeof"),
+    ("LRUCache timer not callable", None, lambda _: LRUCache(10, timer="x"), TypeError, "timer"),
+    ("TTLCache ttl=0", None, lambda _: TTLCache(10, ttl=0), ValueError, "ttl"),
+    ("TTLCache ttl str", None, lambda _: TTLCache(10, ttl="1"), TypeError, "ttl"),
+    ("TTLCache ttl nan", None, lambda _: TTLCache(10, ttl=math.nan), ValueError, "ttl"),
+    ("TTLCache timer not callable", None, lambda _: TTLCache(10, 1, timer="x"), TypeError, "timer"),
+    ("RRCache choice not callable", None, lambda _: RRCache(10, choice=5), TypeError, "choice"),
+    ("RRCache choice and seed", None, lambda _: RRCache(10, choice=lambda s: s[0], seed=1), ValueError,
+     "seed"),
+    ("ARCCache maxsize<0", None, lambda _: ARCCache(-1), ValueError, "maxsize"),
+    ("ClockCache maxsize str", None, lambda _: ClockCache("a"), TypeError, "maxsize"),
+    ("S3FIFOCache maxsize<0", None, lambda _: S3FIFOCache(-1), ValueError, "maxsize"),
+    ("SieveCache maxsize float", None, lambda _: SieveCache(1.5), TypeError, "maxsize"),
+    ("cache[list] = v", _lru, lambda c: _set(c, [1], 1), TypeError, "key"),
+    ("cache.get(list)", _lru, lambda c: c.get([1]), TypeError, "key"),
+    ("del ttl_cache[list]", _ttl, lambda c: _del(c, [1]), TypeError, "key"),
+    ("LFUCache.frequency(list)", _lfu, lambda c: c.frequency([1]), TypeError, "key"),
+    ("getsizeof negative", _sized(-1), lambda c: _set(c, "b", "bad"), ValueError, "getsizeof"),
+    ("getsizeof nan", _sized(math.nan), lambda c: _set(c, "b", "bad"), ValueError, "getsizeof"),
+    ("getsizeof str", _sized("3"), lambda c: _set(c, "b", "bad"), TypeError, "getsizeof"),
+    ("getsizeof None", _sized(None), lambda c: _set(c, "b", "bad"), TypeError, "getsizeof"),
+    ("FakeClock start str", None, lambda _: FakeClock("0"), TypeError, "start"),
+    ("FakeClock.tick str", _clock, lambda c: c.tick("1"), TypeError, "seconds"),
+    ("FakeClock.tick negative", _clock, lambda c: c.tick(-1), ValueError, "seconds"),
+    ("FakeClock.tick nan", _clock, lambda c: c.tick(math.nan), ValueError, "seconds"),
+    ("cached(cache=str)", None, lambda _: cached("x"), TypeError, "cache"),
+    ("cached(lock=5)", None, lambda _: cached(LRUCache(3), lock=5), TypeError, "lock"),
+    # patterns
+    ("CacheAside cache=None", None, lambda _: CacheAside(None, _load), TypeError, "cache"),
+    ("ReadThrough load str", None, lambda _: ReadThrough(LRUCache(3), "db"), TypeError, "load"),
+    ("WriteThrough cache=None", None, lambda _: WriteThrough(None, _load, _save), TypeError, "cache"),
+    ("WriteThrough save int", None, lambda _: WriteThrough(LRUCache(3), _load, 5), TypeError, "save"),
+    ("WriteAround cache=dict class", None, lambda _: WriteAround(dict, _load, _save), TypeError, "cache"),
+    ("cache_aside cache=None", None, lambda _: cache_aside(None, "k", _load), TypeError, "cache"),
+    ("cache_aside load str", _lru, lambda c: cache_aside(c, "z", "db"), TypeError, "load"),
+    ("invalidate cache=None", None, lambda _: invalidate(None, "k"), TypeError, "cache"),
+    ("WriteBehind cache=None", None, lambda _: WriteBehind(None, _load, _save_many), TypeError, "cache"),
+    ("WriteBehind save_many None", None, lambda _: WriteBehind({}, _load, None), TypeError, "save_many"),
+    ("WriteBehind batch_size=0", None, lambda _: WriteBehind({}, _load, _save_many, batch_size=0),
+     ValueError, "batch_size"),
+    ("WriteBehind batch_size>maxsize", None,
+     lambda _: WriteBehind({}, _load, _save_many, maxsize=2, batch_size=3), ValueError, "batch_size"),
+    ("WriteBehind retries<0", None, lambda _: WriteBehind({}, _load, _save_many, retries=-1),
+     ValueError, "retries"),
+    ("WriteBehind flush_interval=0", None,
+     lambda _: WriteBehind({}, _load, _save_many, flush_interval=0), ValueError, "flush_interval"),
+    ("WriteBehind backoff<0", None, lambda _: WriteBehind({}, _load, _save_many, backoff=-1),
+     ValueError, "backoff"),
+    ("WriteBehind max_backoff str", None, lambda _: WriteBehind({}, _load, _save_many, max_backoff="1"),
+     TypeError, "max_backoff"),
+    ("WriteBehind clock int", None, lambda _: WriteBehind({}, _load, _save_many, clock=5),
+     TypeError, "clock"),
+    ("WriteBehind check int", None, lambda _: WriteBehind({}, _load, _save_many, check=5),
+     TypeError, "check"),
+    ("WriteBehind background str", None, lambda _: WriteBehind({}, _load, _save_many, background="no"),
+     TypeError, "background"),
+    ("WriteBehind.write list key", _writer(), lambda wb: wb.write(["x"], 1), TypeError, "key"),
+    ("WriteBehind.write timeout<0", _writer(), lambda wb: wb.write("b", 2, timeout=-1),
+     ValueError, "timeout"),
+    ("WriteBehind.write poison", _writer(check=Store.check_put), lambda wb: wb.write("b", object()),
+     TypeError, "value"),
+    ("WriteBehind.write tuple key", _writer(check=Store.check_put), lambda wb: wb.write(("b", 1), 2),
+     TypeError, "key"),
+    # the store
+    ("Store delay<0", None, lambda _: Store(delay=-1), ValueError, "delay"),
+    ("Store delay inf", None, lambda _: Store(delay=math.inf), ValueError, "delay"),
+    ("Store delay 1e10", None, lambda _: Store(delay=1e10), ValueError, "delay"),
+    ("Store delay_scale<0", None, lambda _: Store(delay_scale=-1), ValueError, "delay_scale"),
+    ("Store sleep int", None, lambda _: Store(sleep=0), TypeError, "sleep"),
+    ("Store fail_rate str", None, lambda _: Store(fail_rate="0.2"), TypeError, "fail_rate"),
+    ("Store fail_rate=1.5", None, lambda _: Store(fail_rate=1.5), ValueError, "fail_rate"),
+    ("Store path int", None, lambda _: Store(5), TypeError, "path"),
+    ("Store seed str", None, lambda _: Store(seed="x"), TypeError, "seed"),
+    ("Store.put list key", _store, lambda s: s.put(["k"], 1), TypeError, "key"),
+    ("Store.put object value", _store, lambda s: s.put("k", object()), TypeError, "value"),
+    ("Store.put_many one bad pair", _store, lambda s: s.put_many([("b", 2), ("c", {1, 2})]),
+     TypeError, "value"),
+    ("Store.put huge int key", _store, lambda s: s.put(2**70, 1), ValueError, "key"),
+    ("Store.set_price negative", _store, lambda s: s.set_price(1, -5), ValueError, "price"),
+    ("Store.update_user unknown column", _store, lambda s: s.update_user(101, {"age": 3}),
+     ValueError, "changes"),
+    ("Store.get delay<0", _store, lambda s: s.get("a", delay=-1), ValueError, "delay"),
+    ("Store.get delay inf", _store, lambda s: s.get("a", delay=math.inf), ValueError, "delay"),
+    ("Store.add_events no kind", _store, lambda s: s.add_events([{"user_id": 1}]), TypeError, "event"),
+    ("Store.add_events datetime", _store,
+     lambda s: s.add_events([{"user_id": 1, "kind": "v", "at": datetime(2024, 1, 1)}]), TypeError, "event"),
+    # the e-commerce service
+    ("ECommerceService db_delay<0", None, lambda _: ECommerceService(db_delay=-1, log=None),
+     ValueError, "db_delay"),
+    ("ECommerceService db_delay inf", None, lambda _: ECommerceService(db_delay=math.inf, log=None),
+     ValueError, "db_delay"),
+    ("ECommerceService cache_ttl=0", None, lambda _: ECommerceService(cache_ttl=0, log=None),
+     ValueError, "cache_ttl"),
+    ("ECommerceService events_batch=5000", None, lambda _: ECommerceService(events_batch=5000, log=None),
+     ValueError, "events_batch"),
+    ("ECommerceService events_batch=0", None, lambda _: ECommerceService(events_batch=0, log=None),
+     ValueError, "events_batch"),
+    ("ECommerceService maxsize=0", None, lambda _: ECommerceService(maxsize=0, log=None),
+     ValueError, "maxsize"),
+    ("ECommerceService clock int", None, lambda _: ECommerceService(clock=5, log=None), TypeError, "clock"),
+    ("ECommerceService cache int", None, lambda _: ECommerceService(cache=5, log=None), TypeError, "cache"),
+    ("ECommerceService cache returns None", None,
+     lambda _: ECommerceService(cache=lambda kind, ttl: None, log=None), TypeError, "cache"),
+    ("track_event datetime", _service, lambda s: s.track_event(101, "view", at=datetime(2024, 1, 1)),
+     TypeError, "event"),
+    ("run_scenario unknown", None, lambda _: run_scenario("nope", out=None), ValueError, "scenario"),
+    ("shipping type unknown", None, lambda _: make_shipping_calculator(sleep=_save)(1, 1, "teleport"),
+     ValueError, "shipping_type"),
+    ("shipping weight<0", None, lambda _: make_shipping_calculator(sleep=_save)(-1, 1, "standard"),
+     ValueError, "weight"),
+    ("measure_pattern unknown", None, lambda _: measure_pattern("nope", []), ValueError, "pattern"),
+    # workloads and traces
+    ("zipf n_requests<0", None, lambda _: zipf(-1, 10), ValueError, "n_requests"),
+    ("zipf n_keys=0", None, lambda _: zipf(10, 0), ValueError, "n_keys"),
+    ("zipf alpha<0", None, lambda _: zipf(10, 10, alpha=-1), ValueError, "alpha"),
+    ("zipf seed and rng", None, lambda _: zipf(10, 10, seed=1, rng=np.random.default_rng(0)),
+     ValueError, "rng"),
+    ("uniform n_keys str", None, lambda _: uniform(10, "5"), TypeError, "n_keys"),
+    ("scan n_requests float", None, lambda _: scan(1.5, 3), TypeError, "n_requests"),
+    ("loop cache_size=0", None, lambda _: loop(10, 0), ValueError, "cache_size"),
+    ("shifting_hotset hot_keys>n_keys", None, lambda _: shifting_hotset(10, 5, hot_keys=6),
+     ValueError, "hot_keys"),
+    ("shifting_hotset hot_fraction=2", None, lambda _: shifting_hotset(10, 50, hot_fraction=2),
+     ValueError, "hot_fraction"),
+    ("zipf_scan scan_length=0", None, lambda _: zipf_scan(10, 10, scan_length=0), ValueError, "scan_length"),
+    ("make_trace unknown", None, lambda _: make_trace("nope", 10, 10), ValueError, "workload"),
+    ("read_write_workload fraction=2", None, lambda _: read_write_workload(10, 2), ValueError,
+     "read_fraction"),
+    ("load_trace path int", None, lambda _: load_trace(5), TypeError, "path"),
+    ("load_trace column float", _trace_file, lambda p: load_trace(p, 1.5), TypeError, "column"),
+    ("load_trace column<0", _trace_file, lambda p: load_trace(p, -1), ValueError, "column"),
+    ("load_trace format unknown", _trace_file, lambda p: load_trace(p, format="parquet"), ValueError,
+     "format"),
+    ("load_trace delimiter long", _trace_file, lambda p: load_trace(p, delimiter=",,"), ValueError,
+     "delimiter"),
+    ("load_trace encoding unknown", _trace_file, lambda p: load_trace(p, encoding="nope"), ValueError,
+     "encoding"),
+    ("load_trace progress str", _trace_file, lambda p: load_trace(p, progress="yes"), TypeError,
+     "progress"),
+    ("write_oracle_general strings", _trace_file, lambda p: write_oracle_general(["a"], p), ValueError,
+     "trace"),
+    # the demo's options
+    ("--db-delay -1", None, lambda _: _cli("--db-delay", "-1"), SystemExit, "--db-delay"),
+    ("--db-delay 1e10", None, lambda _: _cli("--db-delay", "1e10"), SystemExit, "--db-delay"),
+    ("--db-delay nan", None, lambda _: _cli("--db-delay", "nan"), SystemExit, "--db-delay"),
+    ("--db-delay fast", None, lambda _: _cli("--db-delay", "fast"), SystemExit, "--db-delay"),
+    ("--ttl 0", None, lambda _: _cli("--ttl", "0"), SystemExit, "--ttl"),
+    ("--ttl inf", None, lambda _: _cli("--ttl", "inf"), SystemExit, "--ttl"),
+    ("--scenario nope", None, lambda _: _cli("--scenario", "nope"), SystemExit, "--scenario"),
+    ("--bogus", None, lambda _: _cli("--bogus"), SystemExit, "--bogus"),
+]
+
+
+@pytest.mark.parametrize("make, bad, error, name", [row[1:] for row in ROWS], ids=[row[0] for row in ROWS])
+def test_bad_input_is_refused_clearly_and_changes_nothing(make, bad, error, name, tmp_path):
+    subject = None if make is None else make(tmp_path) if make is _trace_file else make()
+    before = _state(subject)
+    with pytest.raises(error) as raised:
+        bad(subject)
+    assert name in str(raised.value)
+    assert _state(subject) == before
+
+
+def test_the_table_covers_at_least_sixty_inputs():
+    assert len(ROWS) >= 60 and len({row[0] for row in ROWS}) == len(ROWS)
+
+
+def test_a_refused_event_leaves_every_other_event_stored():
+    """The issue's repro: one datetime among 24 events stored none of them."""
+    with ECommerceService(db_delay=0, clock=FakeClock(), log=None) as service:
+        for i in range(24):
+            service.track_event(101, "view", product_id=i)
+            if i == 11:
+                with pytest.raises(TypeError, match="event"):
+                    service.track_event(101, "view", at=datetime(2024, 1, 1))
+    assert service.events.stats().flushed == 24 and service.events.stats().dead == 0
