@@ -30,6 +30,7 @@ class EntriesOnly:
 
     test_too_large_value_leaves_cache_untouched = test_getsizeof
     test_negative_size_names_getsizeof = test_getsizeof
+    test_bad_sizes_are_refused_naming_getsizeof = test_getsizeof
 
 
 # -- the contract, then each policy's own eviction order -----------------------
