@@ -42,6 +42,7 @@ def test_writes_scenario_reports_the_crash():
 @pytest.mark.parametrize("args, message", [
     (["--db-delay", "-1"], "--db-delay: must be a number of seconds >= 0"),
     (["--db-delay", "fast"], "expected a number of seconds"),
+    (["--db-delay", "1e10"], "--db-delay: must be at most 9.223e+09 seconds"),
     (["--ttl", "0"], "--ttl: must be a number of seconds > 0"),
     (["--scenario", "nope"], "invalid choice: 'nope'"),
 ])
