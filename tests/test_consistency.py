@@ -4,9 +4,8 @@ import math
 
 import pytest
 
-from cachelab.caches import FakeClock
+from cachelab.caches import MISSING, FakeClock
 from cachelab.consistency import (
-    MISSING,
     SCENARIOS,
     STRATEGIES,
     RedisRaceCache,
