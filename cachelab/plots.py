@@ -8,7 +8,7 @@ colour comes from `views`, so a plot and its HTML or SVG view agree.
 matplotlib is imported inside the functions, so `import cachelab` stays light.
 """
 
-from .views import HIT, MISS, NEUTRAL, SPARED, GHOST, hit_rate_chart
+from .views import GHOST, HIT, MISS, NEUTRAL, READ, SPARED, WRITE, hit_rate_chart
 
 __all__ = [
     "Canvas",
@@ -284,8 +284,8 @@ def plot_pattern_results(results, axes=None):
         (axes[0], ("read_ms", "write_ms"), ("read", "write"), "mean latency (ms)"),
         (axes[1], ("db_reads", "db_writes"), ("reads", "writes"), "database queries"),
     ]:
-        ax.barh(rows - 0.2, [getattr(r, a) for r in results], height=0.4, color=HIT, label=la)
-        ax.barh(rows + 0.2, [getattr(r, b) for r in results], height=0.4, color=MISS, label=lb)
+        ax.barh(rows - 0.2, [getattr(r, a) for r in results], height=0.4, color=READ, label=la)
+        ax.barh(rows + 0.2, [getattr(r, b) for r in results], height=0.4, color=WRITE, label=lb)
         ax.set_yticks(rows, names if ax is axes[0] else [""] * len(names))
         ax.invert_yaxis()
         ax.set_title(title, fontsize=10)

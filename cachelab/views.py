@@ -18,7 +18,9 @@ __all__ = [
     "HIT",
     "MISS",
     "NEUTRAL",
+    "READ",
     "SPARED",
+    "WRITE",
     "Chart",
     "Series",
     "colour_of",
@@ -28,6 +30,7 @@ __all__ = [
     "html_steps",
     "row_text",
     "step_table",
+    "svg_bars",
     "svg_chart",
     "svg_ttl_timeline",
 ]
@@ -38,6 +41,8 @@ MISS = "#c44e52"     # a request that missed, and a key evicted
 SPARED = "#cfe0f5"   # a key the policy will spare: its bit, visit or read
 NEUTRAL = "#dddddd"  # any other cached key, and an entry's lifetime
 GHOST = "#ffffff"    # a ghost: a name whose value is gone (drawn dashed)
+READ = "#4c72b0"     # reads, in the write-pattern measurements
+WRITE = "#dd8452"    # writes, likewise
 _SERIES = ("#1f77b4", "#ff7f0e", "#2ca02c", "#9467bd", "#8c564b", "#e377c2", "#17becf",
            "#bcbd22", "#7f7f7f")
 
@@ -272,6 +277,52 @@ def curves_table(curves):
         lines.append("gap   " + " ".join(f"{gaps[n].mean():>7.1%}" if n in gaps else f"{'':>7}"
                                          for n in names))
     return "\n".join(line.rstrip() for line in lines)
+
+
+# -- grouped bars, for the e-commerce and write-pattern widgets (notebooks 06 and 07) --
+
+def svg_bars(labels, series, *, title="", unit="", log=False, width=420):
+    """Return horizontal grouped bars as SVG: one group per label, one bar per (name, colour, values).
+
+    With `log`, bar lengths are on a log scale (for times thousands of times apart).
+    """
+    import math
+
+    values = [v for _, _, vs in series for v in vs]
+    positive = [v for v in values if v > 0]
+    if log and positive:
+        low = math.log10(min(positive)) - 0.5
+        span = (math.log10(max(positive)) - low) or 1
+
+        def length(v):
+            return 0 if v <= 0 else (math.log10(v) - low) / span
+    else:
+        top = max(values + [0]) or 1
+
+        def length(v):
+            return v / top
+    bar, left, right = 12, 120, width - 70
+    group = bar * len(series) + 10
+    height = 40 + group * len(labels) + 16 * len(series)
+    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
+             f'font-family="sans-serif" font-size="11">',
+             f'<text x="{width / 2}" y="16" text-anchor="middle" font-size="13">'
+             f'{html.escape(title)}{" (log scale)" if log and positive else ""}</text>']
+    for g, label in enumerate(labels):
+        y0 = 28 + g * group
+        parts.append(f'<text x="{left - 6}" y="{y0 + group / 2}" text-anchor="end">'
+                     f'{html.escape(str(label))}</text>')
+        for b, (_, colour, vs) in enumerate(series):
+            y, v = y0 + b * bar, vs[g]
+            parts.append(f'<rect x="{left}" y="{y}" width="{length(v) * (right - left):.1f}" '
+                         f'height="{bar - 2}" fill="{colour}"/><text x="{left + length(v) * (right - left) + 4:.1f}" '
+                         f'y="{y + bar - 3}">{v:.3g}{html.escape(unit)}</text>')
+    y = 32 + group * len(labels)
+    for b, (name, colour, _) in enumerate(series):
+        parts.append(f'<rect x="{left}" y="{y + 16 * b}" width="10" height="10" fill="{colour}"/>'
+                     f'<text x="{left + 14}" y="{y + 16 * b + 9}">{html.escape(name)}</text>')
+    parts.append("</svg>")
+    return "".join(parts)
 
 
 # -- the TTL timeline as SVG (notebook 02) ------------------------------------------

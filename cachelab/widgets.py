@@ -3,20 +3,20 @@
 Each widget is an `ipywidgets.interactive` built on a pure function from
 `cachelab`: moving a control re-runs that function, prints a line, draws
 its view, and leaves the function's data in `widget.result` for tests.
-The experiments' views are HTML or SVG strings from `views.py`, which
-draw in about a millisecond; the e-commerce and write-pattern widgets
-draw matplotlib figures.  Every list of policies comes from the registry,
-`policies.POLICIES`.  `import cachelab` does not import this module.
+Every view is an HTML or SVG string from `views.py`, which draws in
+about a millisecond, so no widget waits on matplotlib.  Every list of
+policies comes from the registry, `policies.POLICIES`.  `import cachelab`
+does not import this module.
 """
 
 import ipywidgets as w
-from IPython.display import HTML, Image, display
+from IPython.display import HTML, display
 
 from . import experiments as ex
 from .caches import LRUCache, cached
-from .plots import to_png
 from .policies import CLASSIC_POLICIES, POLICIES
-from .views import hit_rate_chart, html_gaps, html_steps, svg_chart, svg_ttl_timeline
+from .views import (HIT, MISS, READ, WRITE, hit_rate_chart, html_gaps, html_steps, svg_bars,
+                    svg_chart, svg_ttl_timeline)
 from .workloads import WORKLOADS
 
 __all__ = [
@@ -30,16 +30,6 @@ __all__ = [
     "policy_walk_widget",
     "ttl_widget",
 ]
-
-
-def _show(ax):
-    """Display the figure once, as a PNG inside the widget's output, and free it."""
-    # One draw straight to PNG; the inline backend's tight bounding box would draw twice.
-    display(Image(to_png(ax)))
-    if ax.figure.canvas.manager is not None:  # made through pyplot, which keeps it open
-        import matplotlib.pyplot as plt
-
-        plt.close(ax.figure)
 
 
 def controls(widget):
@@ -173,7 +163,6 @@ def ecommerce_widget(db_delay=0.1, cache_ttl=60, product_id=1, user_id=101, *, c
     Timings are real unless `clock=` (e.g. a FakeClock) runs the demo in simulated time.
     """
     from .ecommerce import run_performance_test
-    from .plots import plot_miss_vs_hit
     from .store import PRODUCTS, USERS
 
     delay = w.FloatSlider(value=db_delay, min=0.0, max=0.3, step=0.05, description="db_delay",
@@ -192,7 +181,10 @@ def ecommerce_widget(db_delay=0.1, cache_ttl=60, product_id=1, user_id=101, *, c
             print(f"{r['test']:16} miss {r['miss_time'] * 1000:7.1f} ms   hit {r['hit_time'] * 1000:6.3f} ms"
                   f"   database reads: {r['db_reads']}")
         print(f"cache hit rate {stats['hit_rate']}%")
-        _show(plot_miss_vs_hit(results))
+        display(HTML(svg_bars([r["test"] for r in results],
+                              [("miss (database)", MISS, [r["miss_time"] * 1000 for r in results]),
+                               ("hit (cache)", HIT, [r["hit_time"] * 1000 for r in results])],
+                              title="time per lookup", unit=" ms", log=True)))
         return results
 
     return w.interactive(run, db_delay=delay, cache_ttl=ttl, product_id=product, user_id=user)
@@ -202,7 +194,6 @@ def patterns_widget(read_fraction=0.9, db_delay=0.05, ttl=30, *, n_ops=2000, see
     """Sliders for the read share, database delay and TTL; compares every pattern in simulated time."""
     from .measure import compare_patterns, format_results
     from .workloads import read_write_workload
-    from .plots import plot_pattern_results
 
     share = w.FloatSlider(value=read_fraction, min=0.0, max=1.0, step=0.1, description="reads",
                           continuous_update=False)
@@ -214,7 +205,14 @@ def patterns_widget(read_fraction=0.9, db_delay=0.05, ttl=30, *, n_ops=2000, see
         results = compare_patterns(read_write_workload(n_ops, read_fraction, seed=seed),
                                    db_delay=db_delay, ttl=ttl)
         print(format_results(results))
-        _show(plot_pattern_results(results)[0])
+        names = [r.pattern for r in results]
+        display(HTML(
+            svg_bars(names, [("read", READ, [r.read_ms for r in results]),
+                             ("write", WRITE, [r.write_ms for r in results])],
+                     title="mean latency", unit=" ms")
+            + svg_bars(names, [("reads", READ, [r.db_reads for r in results]),
+                               ("writes", WRITE, [r.db_writes for r in results])],
+                       title="database queries")))
         return results
 
     return w.interactive(run, read_fraction=share, db_delay=delay, ttl=ttl_slider)

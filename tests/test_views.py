@@ -11,7 +11,7 @@ from cachelab.experiments import lfu_steps, lru_steps, policy_steps, ttl_timelin
 from cachelab.plots import Canvas, plot_hit_rates, plot_steps, plot_ttl_timeline, to_png
 from cachelab.policies import POLICIES, new_cache
 from cachelab.views import (GHOST, HIT, MISS, SPARED, colour_of, hit_rate_chart, html_steps,
-                            row_text, step_table, svg_chart, svg_ttl_timeline)
+                            row_text, step_table, svg_bars, svg_chart, svg_ttl_timeline)
 from cachelab.widgets import controls, policy_walk_widget
 
 SEQUENCE = "A B C A D B E A F G A C"
@@ -140,3 +140,21 @@ def test_a_new_policy_is_one_class_and_one_registry_line(monkeypatch):
     assert "MRU" in svg_chart(hit_rate_chart(curves)) and colour_of("MRU") not in (
         colour_of(name) for name in POLICIES if name != "MRU")
     assert "MRU" in controls(policy_walk_widget(policy="MRU", sequence="A B"))["policy"].options
+
+
+def test_bars_draw_one_rect_per_value_and_a_legend():
+    svg = svg_bars(["a", "b"], [("miss", MISS, [100.0, 50.0]), ("hit", HIT, [0.01, 0.02])],
+                   title="time", unit=" ms", log=True)
+    assert svg.count("<rect") == 4 + 2 and "(log scale)" in svg and "100 ms" in svg
+    widths = [float(part.split('"')[0]) for part in svg.split('width="')[2:6]]
+    assert widths[0] > widths[2] > widths[3] > 0   # 100 ms > 50 ms ... > 0.01 ms, log scale
+
+
+def test_gap_bars_name_every_policy_but_opt():
+    from cachelab.simulation import compare_policies
+    from cachelab.views import html_gaps
+    from cachelab.workloads import make_trace
+
+    curves = compare_policies(make_trace("zipf", 1000, 50, seed=0), [5, 10], ["LRU", "ARC", "OPT"])
+    view = html_gaps(curves, 10)
+    assert "LRU" in view and "ARC" in view and ">OPT<" not in view and "size 10" in view
