@@ -352,7 +352,7 @@ def _integer_keys(keys):
             except (ValueError, OverflowError):
                 continue
         # The round trip refuses 01, -0 and anything that did not fit.
-        if len(values) == len(keys) and "\n".join(map(str, values.tolist())) == joined:
+        if len(values) == len(keys) and list(map(str, values.tolist())) == keys:
             return values
     return None
 
