@@ -33,6 +33,8 @@ __all__ = [
     "SimCache",
     "TTLRow",
     "format_outcome",
+    "format_race_table",
+    "format_ttl_table",
     "interleavings",
     "race_table",
     "run",
@@ -465,12 +467,21 @@ def format_outcome(outcome):
     return "\n".join(lines + [verdict])
 
 
+def format_race_table(rows):
+    """Return race_table() rows as a plain-text table."""
+    lines = [f"{'strategy':30} {'scenario':16} {'orders':>6} {'stale':>5}  stale for"]
+    for name, scenario, n, stale, worst in rows:
+        lines.append(f"{name:30} {scenario:16} {n:6d} {stale:5d}  " + (f"{worst:g} s" if stale else "-"))
+    return "\n".join(lines)
+
+
 # -- choosing a TTL: staleness against hit ratio
 
 
-TTLRow = collections.namedtuple("TTLRow", "ttl hit_ratio stale_reads worst_age")
-TTLRow.__doc__ = ("One TTL on the workload: share of reads served by the cache, share of "
-                  "reads that were stale, and the oldest stale value served (seconds).")
+TTLRow = collections.namedtuple("TTLRow", "ttl invalidate hit_ratio stale_reads worst_age")
+TTLRow.__doc__ = ("One TTL on the workload, with or without invalidation on write: share of reads "
+                  "served by the cache, share of reads that were stale, and the oldest stale "
+                  "value served (seconds).")
 
 
 def ttl_tradeoff(ttls, *, n_keys=100, reads_per_second=20.0, update_every=300.0,
@@ -519,8 +530,16 @@ def ttl_tradeoff(ttls, *, n_keys=100, reads_per_second=20.0, update_every=300.0,
                 if cached != version[key]:
                     stale += 1
                     worst = max(worst, when - changed_at[key])
-        rows.append(TTLRow(ttl, hits / n_reads, stale / n_reads, worst))
+        rows.append(TTLRow(ttl, invalidate, hits / n_reads, stale / n_reads, worst))
     return rows
+
+
+def format_ttl_table(rows):
+    """Return TTLRows as a plain-text table."""
+    lines = [f"{'TTL':>6} {'invalidate':>10} {'hit ratio':>9} {'stale reads':>11} {'oldest stale value':>18}"]
+    lines += [f"{r.ttl:5g}s {'yes' if r.invalidate else 'no':>10} {r.hit_ratio:9.1%} "
+              f"{r.stale_reads:11.1%} {r.worst_age:17.0f}s" for r in rows]
+    return "\n".join(lines)
 
 
 # -- write-behind: how far the database lags the cache

@@ -11,6 +11,8 @@ from cachelab.consistency import (
     RedisRaceCache,
     SimCache,
     format_outcome,
+    format_race_table,
+    format_ttl_table,
     interleavings,
     race_table,
     run,
@@ -168,3 +170,12 @@ def test_write_behind_lag_grows_with_the_flush_interval():
     assert 0 < fast.mean_lag < slow.mean_lag
     assert fast.max_lag <= 0.5 + 0.1 + 1e-9 < slow.max_lag <= 10 + 0.1 + 1e-9
     assert slow.batches < fast.batches
+
+
+def test_tables_as_text():
+    text = format_race_table(race_table(["lease", "delete after write"], ["reader + writer"]))
+    assert text.splitlines()[1].split()[-1] == "-"          # lease: never stale
+    assert text.splitlines()[2].endswith("1  3600 s")        # one stale order, for the TTL
+    rows = ttl_tradeoff([10], duration=60, seed=1) + ttl_tradeoff([10], duration=60, invalidate=True, seed=1)
+    lines = format_ttl_table(rows).splitlines()
+    assert "no" in lines[1].split() and "yes" in lines[2].split()
