@@ -163,3 +163,14 @@ def test_no_second_copy_of_the_answers():
     assert not (ROOT / "notebooks" / "solutions").exists()
     for path in NUMBERED:
         assert "%load solutions/" not in path.read_text(encoding="utf-8"), path.name
+
+
+def test_teachers_guide_covers_every_notebook():
+    """docs/teaching.md has a section per notebook, with its objectives, time and rubric."""
+    guide = (ROOT / "docs" / "teaching.md").read_text(encoding="utf-8")
+    sections = dict(re.findall(r"^### (\d\d) .+?\n(.*?)(?=^### |\Z)", guide, flags=re.S | re.M))
+    for path in COURSE:
+        body = sections.get(path.name[:2])
+        assert body, f"docs/teaching.md: no section for {path.name}"
+        for part in ["**Objectives:**", "**Prerequisites:**", "**Time:**", "**Graded", "ubric"]:
+            assert part in body, f"docs/teaching.md, {path.name}: {part} missing"
