@@ -615,16 +615,20 @@ class _Timer:
 
     def _read(self):
         now = self._clock()
-        if isinstance(now, datetime.datetime):
-            pass  # a datetime timer, with a timedelta ttl
-        elif isinstance(now, bool) or not isinstance(now, Real):
-            raise TypeError(f"timer must return a number (or a datetime), got {now!r} from {self._clock!r}")
-        elif not math.isfinite(now):
-            raise ValueError(f"timer must return a finite number, got {now!r} from {self._clock!r}")
+        if not (type(now) is float and math.isfinite(now)):  # the usual reading, checked fast
+            self._check(now)
         if self._latest is not None and now < self._latest:
             return self._latest  # the clock stepped back: no key may come back to life
         self._latest = now
         return now
+
+    def _check(self, now):
+        if isinstance(now, datetime.datetime):
+            return  # a datetime timer, with a timedelta ttl
+        if isinstance(now, bool) or not isinstance(now, Real):
+            raise TypeError(f"timer must return a number (or a datetime), got {now!r} from {self._clock!r}")
+        if not math.isfinite(now):
+            raise ValueError(f"timer must return a finite number, got {now!r} from {self._clock!r}")
 
     # A copy (or an unpickled timer) wraps the same clock, with no block open.
     def __reduce__(self):
@@ -667,8 +671,8 @@ class TTLCache(Cache):
     while the time is before its expiry, which is fixed when the key is
     stored: a new `ttl` applies to keys stored from then on.  If the clock
     steps back, the cache holds the latest time it has read until the clock
-    catches up, so keys never live longer than their ttl.  A `datetime`
-    timer works with a `timedelta` ttl.
+    catches up, so a key once expired stays expired.  A `datetime` timer
+    works with a `timedelta` ttl.
     """
 
     # State, beyond Cache's (its _data keeps keys in the order first stored, as a dict does):
@@ -767,30 +771,32 @@ class TTLCache(Cache):
 
     # -- the mapping, each operation at one time
 
+    # get(), `in` and del read the clock once and pass `now` on; the methods that
+    # call other methods which read it again hold it with `with self.timer`.
+
     def get(self, key, default=None):
-        with self.timer as now:
-            if self._fresh(key, now):
-                self._hits += 1
-                self._touch(key)
-                return self._data[key]
-            self._misses += 1
-            self.expire(now)  # it may be there but expired: drop it
-            return default
+        now = self.timer()
+        if self._fresh(key, now):
+            self._hits += 1
+            self._touch(key)
+            return self._data[key]
+        self._misses += 1
+        self.expire(now)  # it may be there but expired: drop it
+        return default
 
     def __contains__(self, key):
         return self._fresh(key, self.timer())
 
     def __delitem__(self, key):
-        with self.timer as now:
-            if not self._fresh(key, now):
-                self.expire(now)
-                raise KeyError(key)
-            Cache.__delitem__(self, key)
+        now = self.timer()
+        if not self._fresh(key, now):
+            self.expire(now)
+            raise KeyError(key)
+        Cache.__delitem__(self, key)
 
     def __len__(self):
-        with self.timer as now:
-            self.expire(now)
-            return len(self._data)
+        self.expire()
+        return len(self._data)
 
     @property
     def currsize(self):
@@ -834,6 +840,7 @@ class TTLCache(Cache):
         return (Row("cache", list(expires),
                     notes={key: f"until {when:g}" if isinstance(when, Real) else f"until {when}"
                            for key, when in expires.items()}),)
+
 
 def hashkey(*args, **kwargs):
     """Return a cache key for the given hashable arguments."""
