@@ -11,7 +11,8 @@ import pytest
 from cachelab import FakeClock
 from cachelab.redis_cache import RedisCache
 from cachelab.servers import redis_server
-from cachelab.stampede import LockTimeout, RedisLock, RedisLockGuard, StaleWhileRevalidate, XFetch
+from cachelab.stampede import (Jitter, LockTimeout, RedisLock, RedisLockGuard, StaleWhileRevalidate,
+                               XFetch, prewarm)
 
 FORK = multiprocessing.get_context("fork")
 
@@ -188,3 +189,22 @@ def test_xfetch_over_redis_keeps_its_envelope(client):
     assert xf.fetch(cache, "k", lambda key: [1, 2]) == [1, 2]
     assert cache.get("k")["expiry"] == 1_000_010.0
     assert xf.fetch(cache, "k", lambda key: "never") == [1, 2]
+
+
+def test_a_guard_waiting_on_a_held_lock_gives_up_with_a_clear_error(client):
+    cache = RedisCache(client, prefix="held:")
+    RedisLock(client, "lock:k", lease=10).acquire()  # a holder that never stores the value
+    guard = RedisLockGuard(client, timeout=0.2)
+    with pytest.raises(LockTimeout, match=r"key 'k'.*'lock:k' stayed taken"):
+        guard.fetch(cache, "k", lambda key: "never called")
+    assert guard.loads == 0
+
+
+def test_jitter_and_prewarm_set_ttls_in_redis(client):
+    cache = RedisCache(client, prefix="warm:")
+    assert Jitter(0.1, random=lambda: 0.0).set(cache, "k", "v", 10) == 9.0
+    assert 8_000 < client.pttl("warm:k") <= 9_000
+    draws = iter([0.0, 0.999])
+    assert prewarm(cache, ["a", "b"], str.upper, ttl=100, jitter=0.5, random=lambda: next(draws),
+                   progress=False) == 2
+    assert 49_000 < client.pttl("warm:a") <= 50_000 and 149_000 < client.pttl("warm:b") <= 150_000
