@@ -17,7 +17,7 @@ from .caches import LRUCache, cached
 from .policies import CLASSIC_POLICIES, POLICIES
 from .views import (HIT, MISS, READ, WRITE, hit_rate_chart, html_gaps, html_steps, svg_bars,
                     svg_chart, svg_ttl_timeline)
-from .workloads import WORKLOADS
+from .workloads import SKEWED, WORKLOADS
 
 __all__ = [
     "controls",
@@ -141,7 +141,7 @@ def hit_rate_widget(size=20, workload="zipf", policy="LRU", alpha=1.0, *, seed=0
     alpha_slider = w.FloatSlider(value=alpha, min=0.0, max=2.0, step=0.1, description="alpha")
 
     def run(size, workload, policy, alpha):
-        alpha_slider.disabled = workload not in ("zipf", "zipf+scan")
+        alpha_slider.disabled = workload not in SKEWED
         result = ex.hit_rate(workload, size, policy, alpha=alpha, seed=seed)
         curves = _table(workload, alpha=alpha, seed=seed)
         shape = f"{workload} alpha={alpha:g}" if not alpha_slider.disabled else workload
@@ -247,7 +247,7 @@ def policy_lab_widget(workload="zipf", alpha=1.0, size=50, policies=("LRU", "SIE
     chooser = w.SelectMultiple(value=tuple(policies), options=tuple(POLICIES),
                                description="policies", rows=len(POLICIES))
     def run(workload, alpha, size, policies):
-        alpha_slider.disabled = workload not in ("zipf", "zipf+scan")
+        alpha_slider.disabled = workload not in SKEWED
         shown = {name: _lab_curves(workload, alpha, name, seed, n_requests, n_keys)
                  for name in (*policies, "OPT")}
         gaps = gaps_to_opt(shown)

@@ -17,6 +17,7 @@ import numpy as np
 from ._checks import check_int
 
 __all__ = [
+    "SKEWED",
     "WORKLOADS",
     "load_trace",
     "loop",
@@ -435,6 +436,7 @@ def write_oracle_general(trace, path):
 
 
 WORKLOADS = ("zipf", "uniform", "zipf+scan", "loop", "hotset")
+SKEWED = ("zipf", "zipf+scan")  # the workloads whose shape alpha sets
 
 
 def make_trace(workload, n_requests, n_keys, alpha=1.0, *, seed=0):
