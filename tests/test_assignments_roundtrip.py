@@ -78,7 +78,6 @@ def course(tmp_path_factory):
         config.write("\nc.Execute.timeout = 3  # the hung cell's budget in this test\n")
     (course / "source" / WIDGETS).mkdir(parents=True)
     nbformat.write(assignments.tag_widget_cells(widget_notebook()), course / "source" / WIDGETS / f"{WIDGETS}.ipynb")
-    assignments.nbgrader("generate_assignment", WIDGETS, course=course)
     assignments.release([ROOT / "notebooks" / f"{ASSIGNMENT}.ipynb"], course=course)
 
     source = nbformat.read(ROOT / "notebooks" / f"{ASSIGNMENT}.ipynb", as_version=4)

@@ -113,8 +113,7 @@ def release(paths=None, course=CLASSROOM):
     """Generate the student release of each assignment with `nbgrader generate_assignment`."""
     paths = assignments() if not paths else [pathlib.Path(p).resolve() for p in paths]
     write_source(paths, course)
-    for path in paths:
-        nbgrader("generate_assignment", path.stem, "--force", course=course)
+    nbgrader("generate_assignment", "*", "--force", course=course)  # every assignment in source/
     print(f"student release in {course / 'release'}: {', '.join(p.stem for p in paths)}")
 
 
@@ -123,11 +122,11 @@ def autograde(course=CLASSROOM):
     submitted = sorted({p.name for p in (course / "submitted").glob("*/*") if p.is_dir()})
     if not submitted:
         raise SystemExit(f"nothing to grade: put each notebook in {course}/submitted/<student>/<assignment>/")
-    for assignment in submitted:
-        if not (course / "source" / assignment).is_dir():
-            write_source([NOTEBOOKS / f"{assignment}.ipynb"], course)
-        nbgrader("autograde", assignment, "--force", course=course)
-        nbgrader("generate_feedback", assignment, "--force", course=course)
+    missing = [NOTEBOOKS / f"{a}.ipynb" for a in submitted if not (course / "release" / a).is_dir()]
+    if missing:
+        release(missing, course)  # nbgrader grades against the gradebook's copy of the source
+    nbgrader("autograde", "*", "--force", course=course)
+    nbgrader("generate_feedback", "*", "--force", course=course)
     for row in scores(course):
         print("{student:12} {assignment:28} {score:5.1f} / {max_score:g}".format(**row))
     print(f"feedback in {course / 'feedback'}")
