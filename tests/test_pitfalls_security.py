@@ -145,9 +145,9 @@ def test_the_json_codec_refuses_a_planted_pickle(server):
 
     server.client().set("shop:profile:101", planted_payload())
     reset_payload()
-    assert RedisCache(server.url, prefix="shop:", codec=JSON).get("profile:101", "miss") == "miss"
+    assert RedisCache(server.client(), prefix="shop:", codec=JSON).get("profile:101", "miss") == "miss"
     assert not payload_ran()
-    RedisCache(server.url, prefix="shop:", codec=PICKLE).get("profile:101")
+    RedisCache(server.client(), prefix="shop:", codec=PICKLE).get("profile:101")
     assert payload_ran()
     reset_payload()
 
@@ -155,7 +155,7 @@ def test_the_json_codec_refuses_a_planted_pickle(server):
 def test_forget_user_on_redis_with_a_client_and_a_cache(server):
     from cachelab.redis_cache import RedisCache
 
-    cache = RedisCache(server.url, prefix="app:")
+    cache = RedisCache(server.client(), prefix="app:")
     for user in (101, 102):
         for path in ("/a", "/b", "/c"):
             cache[make_key("page", path, user=user)] = {"path": path}
