@@ -69,8 +69,7 @@ def _put(cache, key, value):
 
 def cache_aside(cache, key, load):
     """Return cache[key]; on a miss call load(key), store the result, and return it."""
-    if not callable(load):
-        check_callable("load", load, "db.get")
+    check_callable("load", load, "db.get")
     try:
         value = cache.get(key, _MISSING)
     except AttributeError:
