@@ -43,8 +43,9 @@ NEUTRAL = "#dddddd"  # any other cached key, and an entry's lifetime
 GHOST = "#ffffff"    # a ghost: a name whose value is gone (drawn dashed)
 READ = "#4c72b0"     # reads, in the write-pattern measurements
 WRITE = "#dd8452"    # writes, likewise
-_SERIES = ("#1f77b4", "#ff7f0e", "#2ca02c", "#9467bd", "#8c564b", "#e377c2", "#17becf",
-           "#bcbd22", "#7f7f7f")
+# Policy lines: no green or red, which mean hit and miss.
+_SERIES = ("#1f77b4", "#ff7f0e", "#8c564b", "#9467bd", "#17becf", "#e377c2", "#7f7f7f",
+           "#bcbd22", "#393b79")
 
 
 def colour_of(policy):

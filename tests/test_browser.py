@@ -37,7 +37,8 @@ SETTINGS = {
     "@jupyterlab/notebook-extension/tracker": {"windowingMode": "none"},
 }
 STDOUT = ".widget-output [data-mime-type='application/vnd.jupyter.stdout']"
-# What the widget draws: a PNG (the TTL timeline), or HTML (step boxes, the SVG hit-rate chart).
+# What the widget draws: HTML (step boxes) or SVG (the TTL timeline, the hit-rate chart),
+# both sent as text/html; a PNG, should a widget send one.
 VIEW = ".widget-output img, .widget-output [data-mime-type='text/html']"
 
 
