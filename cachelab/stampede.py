@@ -26,6 +26,7 @@ drive time by hand (`FakeClock`) and get the same answer every time.
 
 import collections
 import contextlib
+import itertools
 import math
 import random as _random
 import threading
@@ -284,7 +285,7 @@ class RedisLock:
         """Take the lock, waiting up to timeout seconds; raise LockTimeout if it stays taken."""
         timeout = self.timeout if timeout is None else check_seconds("timeout", timeout)
         deadline = self.clock() + timeout
-        for attempt in range(1_000_000_000):
+        for attempt in itertools.count():
             if self.try_acquire():
                 return True
             if not blocking:
@@ -296,7 +297,6 @@ class RedisLock:
                                   f"its holder's lease has {left} ms left")
             pause = min(self.max_backoff, self.backoff * 2 ** min(attempt, 30))
             self.sleep(min(pause * (0.5 + self.random() / 2), max(0.0, deadline - now)))
-        raise AssertionError("unreachable")
 
     def release(self):
         """Delete the lock if we still hold it; return True if we did, False if the lease had passed."""

@@ -18,7 +18,10 @@ __all__ = [
     "format_results",
     "stampede_widget",
     "svg_bars",
+    "svg_compare",
+    "svg_db_load",
     "svg_lines",
+    "svg_sweep",
 ]
 
 _COLOURS = ("#c44e52", "#4c72b0", "#55a868", "#8172b2", "#ccb974", "#64b5cd", "#dd8452")
@@ -42,27 +45,39 @@ def _nice_top(value):
     return 10 * step
 
 
-def svg_lines(x, series, *, title="", xlabel="", ylabel="", width=600, height=260):
-    """A line chart: x values, and {name: y values}; the legend sits at the right."""
+def svg_lines(x, series, *, title="", xlabel="", ylabel="", xticks=None, yticks=None, width=600,
+              height=260):
+    """A line chart: x values, and {name: y values}; the legend sits at the right.
+
+    `xticks` and `yticks` are lists of (value, label) for the axes, e.g. for a
+    log scale; by default the y axis starts at 0 and both get round numbers.
+    """
     left, right, top, bottom = 50, width - 130, 28, height - 40
     low, high = min(x), max(x)
-    peak = _nice_top(max((max(ys) for ys in series.values() if len(ys)), default=1))
+    if yticks is None:
+        peak = _nice_top(max((max(ys) for ys in series.values() if len(ys)), default=1))
+        yticks = [(peak * f, f"{peak * f:g}") for f in (0, 0.25, 0.5, 0.75, 1)]
+    floor, peak = yticks[0][0], yticks[-1][0]
 
     def px(v):
         return left + (v - low) / ((high - low) or 1) * (right - left)
 
     def py(v):
-        return bottom - v / peak * (bottom - top)
+        return bottom - (v - floor) / ((peak - floor) or 1) * (bottom - top)
 
     parts = _svg_open(width, height, title)
-    for frac in (0, 0.25, 0.5, 0.75, 1):
-        value = peak * frac
+    for value, label in yticks:
         parts.append(f'<line x1="{left}" x2="{right}" y1="{py(value):.1f}" y2="{py(value):.1f}" '
                      f'stroke="#e5e5e5"/><text x="{left - 5}" y="{py(value) + 4:.1f}" '
-                     f'text-anchor="end">{value:g}</text>')
-    for frac in (0, 0.25, 0.5, 0.75, 1):
-        value = low + (high - low) * frac
-        parts.append(f'<text x="{px(value):.1f}" y="{bottom + 15}" text-anchor="middle">{value:g}</text>')
+                     f'text-anchor="end">{html.escape(str(label))}</text>')
+    if xticks is None:
+        step = _nice_top((high - low) / 4)
+        first = -(-low // step) * step
+        xticks = [(first + k * step, f"{first + k * step:g}")
+                  for k in range(int((high - first) // step) + 1)]
+    for value, label in xticks:
+        parts.append(f'<text x="{px(value):.1f}" y="{bottom + 15}" text-anchor="middle">'
+                     f'{html.escape(str(label))}</text>')
     parts.append(f'<text x="{(left + right) / 2:.0f}" y="{height - 6}" text-anchor="middle">'
                  f'{html.escape(xlabel)}</text><text transform="translate(12 {(top + bottom) / 2:.0f}) '
                  f'rotate(-90)" text-anchor="middle">{html.escape(ylabel)}</text>')
@@ -119,6 +134,19 @@ def svg_compare(results, *, title=""):
         "p99 latency (ms)": {n: r.p99 * 1000 for n, r in results.items()},
         "stale reads": {n: r.stale_reads for n, r in results.items()},
     }, title=title)
+
+
+def svg_sweep(sweeps, *, title="DB loads per expiry"):
+    """{strategy: sweep()} as lines of loads per expiry against clients, both on log scales."""
+    import math
+
+    clients = list(next(iter(sweeps.values())))
+    lines = {name: [math.log10(max(runs[c].loads_per_expiry, 1.0)) for c in clients]
+             for name, runs in sweeps.items()}
+    top = max(1, math.ceil(max(max(ys) for ys in lines.values())))
+    return svg_lines([math.log10(c) for c in clients], lines, title=title, xlabel="clients",
+                     ylabel="loads per expiry", xticks=[(math.log10(c), f"{c:,}") for c in clients],
+                     yticks=[(k, f"{10 ** k:,}") for k in range(top + 1)])
 
 
 def svg_db_load(result, *, bin=1.0):
