@@ -94,7 +94,14 @@ def _json_dumps(value):
     return data.encode()
 
 
-JSON = Codec("json", _json_dumps, json.loads)  # the default: data only, nothing runs on a read
+_json_decode = json.JSONDecoder().decode
+
+
+def _json_loads(data):
+    return _json_decode(data.decode() if isinstance(data, bytes) else data)
+
+
+JSON = Codec("json", _json_dumps, _json_loads)  # the default: data only, nothing runs on a read
 
 # Only for showing why not: pickle.loads runs whatever the payload says.
 PICKLE = Codec("pickle", lambda value: pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL),
@@ -336,13 +343,32 @@ class RedisCache:
     def get_many(self, keys, default=None):
         """Return a list of values for keys in one round trip per server (MGET); default for each miss."""
         names = [self._name(key) for key in keys]
-        mget = self.client.mget_nonatomic if self._cluster else self.client.mget
-        found = {}
-        for breaker, group in self._by_server(names).items():
-            datas = self._call(breaker, mget, group)
-            if datas is not MISSING:
-                found.update(zip(group, datas))
-        return [self._count(name, found.get(name), default) for name in names]
+        if not names:
+            return []
+        if self._cluster:
+            found = {}
+            for breaker, group in self._by_server(names).items():
+                datas = self._call(breaker, self.client.mget_nonatomic, group)
+                if datas is not MISSING:
+                    found.update(zip(group, datas))
+            datas = [found.get(name) for name in names]
+        else:
+            datas = self._call(self._breakers[None], self.client.mget, names)
+            if datas is MISSING:
+                datas = [None] * len(names)
+        out, hits, loads = [], 0, self.codec.loads
+        for name, data in zip(names, datas):
+            if data is not None:
+                try:
+                    out.append(loads(data))
+                    hits += 1
+                    continue
+                except Exception:
+                    self._decode(name, data)  # logs it
+            out.append(default)
+        self._hits += hits
+        self._misses += len(names) - hits
+        return out
 
     def __contains__(self, key):
         name = self._name(key)
