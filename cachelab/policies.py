@@ -13,6 +13,7 @@ whose values (and sizes) are gone, so they take no `getsizeof`.
 """
 
 import collections
+import functools
 import heapq
 import inspect
 import time
@@ -409,9 +410,14 @@ def policy_class(policy):
 def new_cache(policy, maxsize, *, seed=0):
     """Return an empty cache of `policy` (a name or a class); a random policy is seeded."""
     cls = policy_class(policy) if isinstance(policy, str) else policy
-    if "seed" in inspect.signature(cls).parameters:
+    if _takes_seed(cls):
         return cls(maxsize, seed=seed)
     return cls(maxsize)
+
+
+@functools.lru_cache(maxsize=None)
+def _takes_seed(cls):
+    return "seed" in inspect.signature(cls).parameters  # slow to ask: once per class
 
 
 def opt_hits(trace, maxsize):

@@ -133,3 +133,11 @@ def test_ttl_widget_draws_the_timeline_as_svg():
         ttl_widget(ttl=2.5, gap=1.0)
     (shown,), _ = display.call_args
     assert shown.data.startswith("<svg") and "hit (5)" in shown.data and "miss (3)" in shown.data
+
+
+@pytest.mark.parametrize("size", [20, 21])  # on the chart's sizes, and between them
+def test_hit_rate_widget_point_is_the_replay(size):
+    from cachelab.experiments import hit_rate
+
+    widget = hit_rate_widget(size=size, workload="hotset", policy="RR", alpha=0.5)
+    assert widget.result == hit_rate("hotset", size, "RR", alpha=0.5)
