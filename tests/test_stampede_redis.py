@@ -59,13 +59,16 @@ def test_waiting_is_bounded_by_a_timeout_with_a_clear_error(client):
     waiter = RedisLock(client, "lock:k", timeout=0.2, sleep=lambda s: (sleeps.append(s), time.sleep(s)))
     with pytest.raises(LockTimeout, match=r"'lock:k' within timeout=0.2 s"):
         waiter.acquire()
-    assert len(sleeps) >= 3 and sleeps[2] > sleeps[0]  # it backed off
+    assert len(sleeps) >= 2 and sleeps[1] > sleeps[0]  # it backed off
+
+
+LEASE = 1.5  # seconds: long enough that a loaded machine still sees the dead holder's lock
 
 
 def _hold_and_hang(url, ready):
     import redis
 
-    lock = RedisLock(redis.Redis.from_url(url), "lock:k", lease=0.5)
+    lock = RedisLock(redis.Redis.from_url(url), "lock:k", lease=LEASE)
     lock.acquire()
     ready.set()
     time.sleep(60)  # killed long before this
@@ -80,8 +83,8 @@ def test_a_holder_killed_mid_load_frees_the_lock_within_its_lease(client, server
         os.kill(holder.pid, signal.SIGKILL)
         holder.join(5)
         left = client.pttl("lock:k")
-        assert 0 < left <= 500  # the dead holder's lock is still there, for at most its lease
-        waiter = RedisLock(client, "lock:k", timeout=5)
+        assert 0 < left <= LEASE * 1000  # the dead holder's lock is still there, for at most its lease
+        waiter = RedisLock(client, "lock:k", timeout=LEASE + 5)
         assert not waiter.acquire(blocking=False)
         assert waiter.acquire()  # taken once the lease ran out
         waiter.release()
