@@ -8,7 +8,7 @@ colour comes from `views`, so a plot and its HTML or SVG view agree.
 matplotlib is imported inside the functions, so `import cachelab` stays light.
 """
 
-from .views import GHOST, HIT, MISS, NEUTRAL, READ, SPARED, WRITE, hit_rate_chart
+from .views import HIT, MISS, NEUTRAL, READ, WRITE, box_colour, departed, hit_rate_chart
 
 __all__ = [
     "Canvas",
@@ -152,9 +152,7 @@ def plot_steps(steps, upto=None, ax=None):
                 ax.text(x, y, row.label, va="center", fontsize=8, fontweight="bold")
                 continue
             current = key == s.key
-            colour = ("white" if key == "-" and not row.keys
-                      else (HIT if s.hit else MISS) if current and not row.ghost
-                      else GHOST if row.ghost else SPARED if key in row.spared else NEUTRAL)
+            colour = "white" if not row.keys else box_colour(key, row, s)  # "-": an empty row
             ax.add_patch(Rectangle((x + 0.05, y - 0.4), 0.9, 0.8, facecolor=colour,
                                    edgecolor="black" if current else "#999999",
                                    linestyle="--" if row.ghost else "-",
@@ -164,10 +162,10 @@ def plot_steps(steps, upto=None, ax=None):
                     va="center", fontsize=6 if note else 9)
             if key == row.hand:
                 ax.text(x + 0.02, y, "▸", ha="right", va="center", fontsize=9)
-        left = s.expired if s.time is not None else () if s.evicted is None else (s.evicted,)
-        if left:
-            ax.text(width + 0.3, y, ("expired " if s.time is not None else "evicted ")
-                    + " ".join(map(str, left)), va="center", fontsize=9, color=MISS)
+        verb, keys = departed(s)
+        if keys:
+            ax.text(width + 0.3, y, f"{verb} {' '.join(map(str, keys))}", va="center", fontsize=9,
+                    color=MISS)
     ax.set_xlim(-0.1, width + 2.6)
     ax.set_ylim(-len(steps) - 0.6, -0.4)
     ax.set_yticks([-s.step for s in steps],

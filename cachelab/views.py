@@ -23,8 +23,10 @@ __all__ = [
     "WRITE",
     "Chart",
     "Series",
+    "box_colour",
     "colour_of",
     "curves_table",
+    "departed",
     "hit_rate_chart",
     "html_gaps",
     "html_steps",
@@ -68,6 +70,13 @@ def row_text(row):
     return (", " if row.notes else " ").join(map(key_text, row.keys)) or "-"
 
 
+def departed(step):
+    """What left the cache at this step: ("evicted", keys), or ("expired", keys) for a timed run."""
+    if step.time is not None:
+        return "expired", tuple(step.expired)
+    return "evicted", () if step.evicted is None else (step.evicted,)
+
+
 def _state_text(rows):
     if len(rows) == 1 and rows[0].label == "cache":
         return row_text(rows[0])
@@ -84,7 +93,7 @@ def step_table(steps):
     lines = [("step   time  " if timed else "step  ") + "key  result  "
              + ("expired  " if timed else "evicted  ") + "cache (next to go first)"]
     for s in steps:
-        left = " ".join(map(str, s.expired)) if timed else "" if s.evicted is None else str(s.evicted)
+        left = " ".join(map(str, departed(s)[1]))
         lines.append((f"{s.step:>4} {s.time:>6g}  " if timed else f"{s.step:>4}  ")
                      + f"{s.key!s:<4} {'hit' if s.hit else 'miss':<6}  {left:<7}  "
                      + _state_text(s.state))
@@ -95,10 +104,17 @@ _BOX = ("display:inline-block;min-width:1.8em;padding:1px 4px;margin:1px;text-al
         "border-radius:3px;")
 
 
+def box_colour(key, row, step):
+    """The colour of `key` in `row` after `step`: the key requested is a hit or a miss;
+    else a ghost, a key to be spared, or any other cached key."""
+    if key == step.key and not row.ghost:
+        return HIT if step.hit else MISS
+    return GHOST if row.ghost else SPARED if key in row.spared else NEUTRAL
+
+
 def _html_box(key, row, step):
     current = key == step.key
-    colour = ((HIT if step.hit else MISS) if current and not row.ghost
-              else GHOST if row.ghost else SPARED if key in row.spared else NEUTRAL)
+    colour = box_colour(key, row, step)
     border = ("2px solid black" if current else "1px dashed #999999" if row.ghost
               else "1px solid #999999")
     text = ("color:#888888;" if row.ghost
@@ -149,9 +165,8 @@ def html_steps(steps, upto=None):
             rows.append(f'<tr style="color:#bbbbbb"><td style="{cell}">{s.step}.</td>'
                         f'<td style="{cell}" colspan="3"></td></tr>')
             continue
-        left = s.expired if s.time is not None else () if s.evicted is None else (s.evicted,)
-        verb = "expired" if s.time is not None else "evicted"
-        left = f'{verb} <b>{html.escape(" ".join(map(str, left)))}</b>' if left else ""
+        verb, keys = departed(s)
+        left = f'{verb} <b>{html.escape(" ".join(map(str, keys)))}</b>' if keys else ""
         when = "" if s.time is None else f" <small>t={s.time:g}</small>"
         shade = "background:#fff8dc;" if s.step == upto else ""
         rows.append(
@@ -315,9 +330,10 @@ def svg_bars(labels, series, *, title="", unit="", log=False, width=420):
                      f'{html.escape(str(label))}</text>')
         for b, (_, colour, vs) in enumerate(series):
             y, v = y0 + b * bar, vs[g]
-            parts.append(f'<rect x="{left}" y="{y}" width="{length(v) * (right - left):.1f}" '
-                         f'height="{bar - 2}" fill="{colour}"/><text x="{left + length(v) * (right - left) + 4:.1f}" '
-                         f'y="{y + bar - 3}">{v:.3g}{html.escape(unit)}</text>')
+            w = length(v) * (right - left)
+            parts.append(f'<rect x="{left}" y="{y}" width="{w:.1f}" height="{bar - 2}" '
+                         f'fill="{colour}"/><text x="{left + w + 4:.1f}" y="{y + bar - 3}">'
+                         f'{v:.3g}{html.escape(unit)}</text>')
     y = 32 + group * len(labels)
     for b, (name, colour, _) in enumerate(series):
         parts.append(f'<rect x="{left}" y="{y + 16 * b}" width="10" height="10" fill="{colour}"/>'
