@@ -67,7 +67,7 @@ def replay(cache, trace, *, progress=None):
     """
     keys = trace.tolist() if hasattr(trace, "tolist") else list(trace)
     bar = _progress(len(keys), progress, type(cache).__name__)
-    run = _replay_hooks if _plain(cache) and cache.maxsize >= 1 else _replay_get
+    run = _replay_hooks if isinstance(cache, Cache) and type(cache).get is Cache.get else _replay_get
     hits = 0
     for start in range(0, len(keys), _CHUNK):
         hits += run(cache, keys[start:start + _CHUNK])
@@ -90,11 +90,11 @@ def _replay_get(cache, keys):
 
 
 def _plain(cache):
-    """True if `cache` is a cachelab cache that only adds hooks: no getsizeof, no listeners."""
+    """True if storing in `cache` is Cache's own, with no getsizeof and no listeners."""
     cls = type(cache)
-    return (isinstance(cache, Cache) and cls.get is Cache.get and cls.popitem is Cache.popitem
-            and cls.__setitem__ is Cache.__setitem__ and cls.__delitem__ is Cache.__delitem__
-            and cache._sizes is None and not cache._listeners)
+    return (cls.popitem is Cache.popitem and cls.__setitem__ is Cache.__setitem__
+            and cls.__delitem__ is Cache.__delitem__ and cache._sizes is None
+            and not cache._listeners and cache.maxsize >= 1)
 
 
 def _replay_hooks(cache, keys):
@@ -102,19 +102,24 @@ def _replay_hooks(cache, keys):
     # Called directly, without get(), __setitem__(), popitem() and
     # __delitem__() around them, and skipped where the policy keeps Cache's
     # empty ones, the hooks replay a trace twice as fast: same hits, same
-    # evictions, same cache_info().  This keeps the hit-rate slider quick;
-    # tests/test_simulation.py checks that both ways agree for every policy.
+    # evictions, same cache_info().  A policy that stores keys its own way
+    # (ARC, S3-FIFO), or a cache with listeners or getsizeof, stores through
+    # cache[key] = key.  This keeps the hit-rate slider quick;
+    # tests/test_simulation.py checks that every way agrees for every policy.
     def hook(name):
         return None if getattr(type(cache), name) is getattr(Cache, name) else getattr(cache, name)
 
     data, maxsize, hits = cache._data, cache.maxsize, 0
     touch, insert, forget, victim = hook("_touch"), hook("_insert"), hook("_forget"), hook("_victim")
+    store = None if _plain(cache) else cache.__setitem__
     stored = len(data)  # only grows: an eviction always makes room for the key that caused it
     for key in keys:
         if key in data:
             hits += 1
             if touch is not None:
                 touch(key)
+        elif store is not None:
+            store(key, key)
         else:
             if stored >= maxsize:
                 gone = next(iter(data)) if victim is None else victim()  # Cache's: the oldest

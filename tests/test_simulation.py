@@ -165,14 +165,17 @@ def test_lab_widgets_recompute_when_moved():
 
 @pytest.mark.parametrize("policy", list(POLICIES))
 def test_replay_through_the_hooks_matches_replay_through_get(policy):
-    """A plain cachelab cache is replayed through its hooks; a listener forces get() and []=."""
+    """replay() reads a cachelab cache through its hooks; the plain get() loop is the reference."""
     from cachelab.policies import new_cache
+    from cachelab.simulation import _replay_get
 
     trace = make_trace("zipf", 3000, 80, alpha=0.6, seed=5)
     for size in (1, 7, 30):
-        fast, slow = new_cache(policy, size), new_cache(policy, size)
+        fast, heard, slow = new_cache(policy, size), new_cache(policy, size), new_cache(policy, size)
         evicted = []
-        slow.subscribe(evicted.append)
-        assert replay(fast, trace) == replay(slow, trace)
-        assert fast.describe() == slow.describe() and fast.cache_info() == slow.cache_info()
-        assert len(evicted) == fast.cache_info().misses - len(fast)
+        heard.subscribe(evicted.append)  # a listener: stored through cache[key] = key
+        hits = _replay_get(slow, trace.tolist())
+        assert replay(fast, trace).hits == replay(heard, trace).hits == hits
+        assert fast.describe() == heard.describe() == slow.describe()
+        assert fast.cache_info() == heard.cache_info() == slow.cache_info()
+        assert len(evicted) == slow.cache_info().misses - len(slow)
