@@ -36,8 +36,9 @@ What it does, and the choices behind it:
   circuit breaker then stops calling the server for `backoff` seconds,
   doubling up to `max_backoff` while it stays down; the outage is logged
   once on the "cachelab.redis" logger, and its end once.  Keys whose write
-  or delete was skipped are deleted when the server comes back, so a
-  network blip cannot leave a stale copy behind.
+  or delete was skipped are deleted when the server comes back (or at once
+  when it answered but refused, e.g. full under `noeviction`), so neither a
+  network blip nor a full server leaves a stale copy behind.
 * **Bad configuration.** A malformed URL raises `ValueError` at once.  A
   server that refuses connections or a wrong password is an outage: the
   cache fails open and the log line says why; call `ping()` to fail fast.
@@ -284,9 +285,19 @@ class RedisCache:
         return self.client.get_redis_connection(self.client.get_node(node_name=breaker.node))
 
     def _skip(self, breaker, *names):
+        """A write or delete of names did not happen: never leave their old values behind."""
         with self._lock:
             self._skipped += 1
-            breaker.dirty.update(names)
+            if breaker.open_until is not None:  # down: delete them when it is back
+                breaker.dirty.update(names)
+                return
+        # The server answered but refused (e.g. OOM under maxmemory-policy noeviction):
+        # drop the old copies now, which a full server still allows.
+        try:
+            self._unlink(list(names))
+        except Exception:
+            with self._lock:
+                breaker.dirty.update(names)
 
     @property
     def available(self):

@@ -324,3 +324,19 @@ def test_the_demo_runs_over_redis_and_leaves_no_keys(redis_url):
     assert "Caches in Redis: " in out.stdout and "Cache Hit Rate: " in out.stdout
     with redis.Redis.from_url(redis_url) as client:
         assert not list(client.scan_iter(match="cachelab-demo:*"))
+
+
+def test_a_write_a_full_server_refuses_drops_the_old_copy():
+    """Under maxmemory-policy noeviction a full server refuses writes: the stale value must not stay."""
+    with redis_server(embedded=True, maxmemory="2mb", **{"maxmemory-policy": "noeviction"}) as server:
+        cache = RedisCache(server.url, prefix="full:", timeout=1)
+        cache["price:1"] = 999
+        filler = RedisCache(server.url, prefix="filler:", timeout=1)
+        for i in range(200):
+            filler[f"{i}"] = "x" * 20_000
+            if filler.stats().skipped_writes:
+                break
+        assert filler.stats().skipped_writes == 1 and cache.available  # refused, not down
+        cache["price:1"] = 949  # refused too
+        assert cache.stats().skipped_writes == 1
+        assert cache.get("price:1", "db") == "db"  # not the stale 999
