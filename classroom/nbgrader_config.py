@@ -24,9 +24,9 @@ c.ClearSolutions.code_stub = {
 c.ClearSolutions.text_stub = "YOUR ANSWER HERE"
 
 # Widget cells never stall grading: tools/assignments.py tags every cell that
-# displays a widget, and the grader skips those cells (nbclient can hang after
-# an `interact`).  Any other cell gets at most 60 s, then the kernel is
-# interrupted and grading goes on with the next cell.
+# only displays a widget (it defines nothing later cells need), and the grader
+# skips those cells (nbclient can hang after an `interact`).  Any other cell
+# gets at most 60 s, then the kernel is interrupted and grading goes on.
 c.Execute.skip_cells_with_tag = "skip-grading"
 c.Execute.timeout = 60
 c.Execute.interrupt_on_timeout = True

@@ -174,3 +174,15 @@ def test_teachers_guide_covers_every_notebook():
         assert body, f"docs/teaching.md: no section for {path.name}"
         for part in ["**Objectives:**", "**Prerequisites:**", "**Time:**", "**Graded", "ubric"]:
             assert part in body, f"docs/teaching.md, {path.name}: {part} missing"
+
+
+def test_only_cells_that_just_show_a_widget_are_skipped():
+    """A widget cell that also defines names later cells use must still run when grading."""
+    import nbformat
+
+    widget = {"data": {assignments.WIDGET_MIME: {}}, "output_type": "display_data", "metadata": {}}
+    shows = nbformat.v4.new_code_cell("# NBVAL_IGNORE_OUTPUT\nlru_widget('A B', size=2)", outputs=[widget])
+    defines = nbformat.v4.new_code_cell("warm = {}\nprewarm(warm, keys, load)", outputs=[widget])
+    plain = nbformat.v4.new_code_cell("_ = interact(f, x=1)")
+    nb = assignments.tag_widget_cells(nbformat.v4.new_notebook(cells=[shows, defines, plain]))
+    assert [assignments.SKIP_TAG in c.metadata.get("tags", []) for c in nb.cells] == [True, False, False]

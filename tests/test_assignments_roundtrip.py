@@ -34,7 +34,7 @@ def _nbgrader_cell(cell_type, source, grade_id, **flags):
 
 def widget_notebook():
     """A widget cell (saved with its widget output, as a real run leaves it), a cell that hangs, a check."""
-    widget = nbformat.v4.new_code_cell("from ipywidgets import interact\n_ = interact(lambda n: 2 * n, n=(0, 9))")
+    widget = nbformat.v4.new_code_cell("_ = interact(lambda n: 2 * n, n=(0, 9))")
     widget.outputs = [nbformat.v4.new_output(
         "display_data", data={"text/plain": "interactive(...)",
                               assignments.WIDGET_MIME: {"model_id": "0", "version_major": 2, "version_minor": 0}})]
@@ -42,6 +42,7 @@ def widget_notebook():
         metadata={"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}},
         cells=[
             nbformat.v4.new_markdown_cell("# Widgets do not stall grading"),
+            nbformat.v4.new_code_cell("from ipywidgets import interact"),
             widget,
             nbformat.v4.new_code_cell("import time\ntime.sleep(600)  # a cell that never finishes"),
             _nbgrader_cell("code", "answer = None\n### BEGIN SOLUTION\nanswer = 2 * 21\n### END SOLUTION",
@@ -159,7 +160,7 @@ def test_feedback_says_what_to_reconsider_without_the_answer(course):
 def test_widget_cells_are_skipped_and_a_hung_cell_is_interrupted(course):
     """Grading finished: the widget cell never ran, the hung cell timed out, the check after it passed."""
     graded = nbformat.read(course / "autograded" / SOLVED / WIDGETS / f"{WIDGETS}.ipynb", as_version=4)
-    widget, hung = graded.cells[1], graded.cells[2]
+    widget, hung = graded.cells[2], graded.cells[3]
     assert assignments.SKIP_TAG in widget.metadata["tags"] and widget.execution_count is None
     assert any(out.output_type == "error" for out in hung.outputs)
     assert grades(course, SOLVED, WIDGETS)["correct_after_hang"][0] == 1

@@ -52,10 +52,22 @@ def shows_a_widget(cell):
     return any(WIDGET_MIME in out.get("data", {}) for out in cell.get("outputs", []))
 
 
+def defines_nothing(source):
+    """Whether a cell only evaluates expressions (or assigns to `_`), so later cells cannot need it."""
+    import ast
+
+    from IPython.core.inputtransformer2 import TransformerManager
+
+    tree = ast.parse(TransformerManager().transform_cell(source))
+    return all(isinstance(node, ast.Expr) or (
+        isinstance(node, ast.Assign) and all(isinstance(t, ast.Name) and t.id == "_" for t in node.targets))
+        for node in tree.body)
+
+
 def tag_widget_cells(nb):
-    """Tag every widget cell so that grading skips it; return the notebook."""
+    """Tag every cell that only shows a widget so that grading skips it; return the notebook."""
     for cell in nb.cells:
-        if cell.cell_type == "code" and shows_a_widget(cell):
+        if cell.cell_type == "code" and shows_a_widget(cell) and defines_nothing(cell.source):
             tags = cell.metadata.setdefault("tags", [])
             if SKIP_TAG not in tags:
                 tags.append(SKIP_TAG)
