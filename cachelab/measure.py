@@ -6,6 +6,7 @@ so the same workload gives the same table on every machine.
 
 import collections
 
+from ._checks import check_callable, check_seconds
 from .caches import FakeClock, TTLCache
 from .patterns import CacheAside, WriteAround, WriteBehind, WriteThrough
 from .store import Store
@@ -34,17 +35,35 @@ class _Forgetful(dict):
         pass
 
 
-def _build(name, cache, store, clock, batch_size, flush_interval):
+class _Recorded:
+    """The store's key -> value table, with a copy of what it holds, to spot stale reads cheaply."""
+
+    def __init__(self, store, keys):
+        self.store, self.holds = store, dict.fromkeys(keys, 0)
+        store.put_many(self.holds.items())
+        store.reset_stats()
+        self.get = store.get
+
+    def put(self, key, value):
+        self.store.put(key, value)
+        self.holds[key] = value
+
+    def put_many(self, pairs):
+        self.store.put_many(pairs)
+        self.holds.update(pairs)
+
+
+def _build(name, cache, db, clock, batch_size, flush_interval):
     if name == "no cache":
-        return CacheAside(_Forgetful(), store.get, store.put)
+        return CacheAside(_Forgetful(), db.get, db.put)
     if name == "cache-aside":
-        return CacheAside(cache, store.get, store.put)
+        return CacheAside(cache, db.get, db.put)
     if name == "write-through":
-        return WriteThrough(cache, store.get, store.put)
+        return WriteThrough(cache, db.get, db.put)
     if name == "write-around":
-        return WriteAround(cache, store.get, store.put)
+        return WriteAround(cache, db.get, db.put)
     if name == "write-behind":
-        return WriteBehind(cache, store.get, store.put_many, batch_size=batch_size,
+        return WriteBehind(cache, db.get, db.put_many, batch_size=batch_size,
                            flush_interval=flush_interval, background=False, clock=clock,
                            sleep=clock.tick)
     raise ValueError(f"pattern must be one of {PATTERNS}, got {name!r}")
@@ -63,18 +82,23 @@ def measure_pattern(name, ops, *, db_delay=0.05, ttl=30.0, gap=0.1, maxsize=20,
     `cache` is a factory `cache(clock) -> cache` for the cache to measure
     (any `CacheLike`); by default a `TTLCache(maxsize, ttl)` on the run's clock.
     """
+    if name not in PATTERNS:
+        raise ValueError(f"name must be one of the patterns {PATTERNS}, got {name!r}")
+    check_seconds("db_delay", db_delay, finite=True)
+    check_seconds("gap", gap, finite=True)
+    if cache is not None:
+        check_callable("cache", cache, "lambda clock: TTLCache(20, 30, timer=clock)")
     clock = FakeClock()
     the_cache = TTLCache(maxsize, ttl, timer=clock) if cache is None else cache(clock)
     latencies = {"read": [], "write": []}
     stale = 0
     with Store(delay=db_delay, sleep=clock.tick) as store:
-        store.put_many([(key, 0) for key in sorted({key for _, key in ops})])
-        store.reset_stats()
-        pattern = _build(name, the_cache, store, clock, batch_size, flush_interval)
+        db = _Recorded(store, sorted({key for _, key in ops}))
+        pattern = _build(name, the_cache, db, clock, batch_size, flush_interval)
         for version, (op, key) in enumerate(ops, start=1):
             start = clock()
             if op == "read":
-                stale += pattern.read(key) < store.peek(key)
+                stale += pattern.read(key) < db.holds[key]
             else:
                 pattern.write(key, version)
             latencies[op].append(clock() - start)
@@ -82,7 +106,7 @@ def measure_pattern(name, ops, *, db_delay=0.05, ttl=30.0, gap=0.1, maxsize=20,
                 pattern.pump()
             clock.tick(gap)
         lost = len(pattern.crash()) if name == "write-behind" else 0
-        db = store.stats()
+        counts = store.stats()
 
     # Rounded to the nanosecond: the fake clock's float steps would otherwise
     # make equal work differ in the last bits, and break ties at random.
@@ -90,7 +114,7 @@ def measure_pattern(name, ops, *, db_delay=0.05, ttl=30.0, gap=0.1, maxsize=20,
         return round(1000 * sum(values) / len(values), 6) if values else 0.0
 
     return PatternResult(name, mean_ms(latencies["read"]), mean_ms(latencies["write"]),
-                         db.reads, db.writes, stale, lost)
+                         counts.reads, counts.writes, stale, lost)
 
 
 def compare_patterns(ops, patterns=PATTERNS, **kwargs):

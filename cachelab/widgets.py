@@ -196,7 +196,7 @@ def ecommerce_widget(db_delay=0.1, cache_ttl=60, product_id=1, user_id=101, *, c
     return w.interactive(run, db_delay=delay, cache_ttl=ttl, product_id=product, user_id=user)
 
 
-def patterns_widget(read_fraction=0.9, db_delay=0.05, ttl=30, *, n_ops=2000, seed=0):
+def patterns_widget(read_fraction=0.9, db_delay=0.05, ttl=30, *, n_ops=1000, seed=0):
     """Sliders for the read share, database delay and TTL; compares every pattern in simulated time."""
     from .measure import compare_patterns, format_results
     from .workloads import read_write_workload

@@ -272,6 +272,10 @@ ROWS = [
     ("shipping weight<0", None, lambda _: make_shipping_calculator(sleep=_save)(-1, 1, "standard"),
      ValueError, "weight"),
     ("measure_pattern unknown", None, lambda _: measure_pattern("nope", []), ValueError, "pattern"),
+    ("measure_pattern db_delay inf", None,
+     lambda _: measure_pattern("cache-aside", [], db_delay=float("inf")), ValueError, "db_delay"),
+    ("measure_pattern cache not callable", None,
+     lambda _: measure_pattern("cache-aside", [], cache=42), TypeError, "cache"),
     # workloads and traces
     ("zipf n_requests<0", None, lambda _: zipf(-1, 10), ValueError, "n_requests"),
     ("zipf n_keys=0", None, lambda _: zipf(10, 0), ValueError, "n_keys"),
