@@ -174,6 +174,9 @@ def test_teachers_guide_covers_every_notebook():
         assert body, f"docs/teaching.md: no section for {path.name}"
         for part in ["**Objectives:**", "**Prerequisites:**", "**Time:**", "**Graded", "ubric"]:
             assert part in body, f"docs/teaching.md, {path.name}: {part} missing"
+        for cell in read(path).cells:
+            if meta(cell).get("grade"):
+                assert f"`{meta(cell)['grade_id']}`" in body, f"docs/teaching.md, {path.name}: {meta(cell)['grade_id']}"
 
 
 def test_only_cells_that_just_show_a_widget_are_skipped():
