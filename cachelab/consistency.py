@@ -218,23 +218,32 @@ class RedisRaceCache:
 
 
 class _Strategy:
-    """Cache-aside reads; subclasses say how a write treats the cache."""
+    """Cache-aside reads; subclasses say how a write treats the cache, and may change how a miss fills it."""
 
     ttl = LONG_TTL
     description = ""
+    versioned = False  # whether the database's version is shown in a read's trace
 
     def read(self, cache, db, key, log):
-        value = cache.get(key)
+        value, token = self._lookup(cache, key)
         if value is not MISSING:
             log(f"cache hit → {value}")
             return
-        log("cache miss")
+        log("cache miss" if token is None else f"cache miss, lease {token}")
         yield
-        value, _ = db.read(key)
-        log(f"db read → {value}")
+        value, version = db.read(key)
+        log(f"db read → {value}" + (f" (v{version})" if self.versioned else ""))
         yield
+        log(self._fill(cache, key, value, version, token))
+
+    def _lookup(self, cache, key):
+        """Return (cached value or MISSING, a lease token or None)."""
+        return cache.get(key), None
+
+    def _fill(self, cache, key, value, version, token):
+        """Store what a miss read from the database; return the trace line."""
         cache.set(key, value, self.ttl)
-        log(f"cache set {value}")
+        return f"cache set {value}"
 
     def write(self, cache, db, key, value, log):
         raise NotImplementedError
@@ -280,19 +289,11 @@ class DeleteAfterWriteShortTTL(DeleteAfterWrite):
 
 class Versioned(_Strategy):
     description = "values carry the database's version; the cache keeps the newest (compare-and-set)"
+    versioned = True
 
-    def read(self, cache, db, key, log):
-        value = cache.get(key)
-        if value is not MISSING:
-            log(f"cache hit → {value}")
-            return
-        log("cache miss")
-        yield
-        value, version = db.read(key)
-        log(f"db read → {value} (v{version})")
-        yield
+    def _fill(self, cache, key, value, version, token):
         stored = cache.set_if_newer(key, value, version, self.ttl)
-        log(f"cache set {value} if newer than v{version}: {'stored' if stored else 'refused'}")
+        return f"cache set {value} if newer than v{version}: {'stored' if stored else 'refused'}"
 
     def write(self, cache, db, key, value, log):
         version = db.write(key, value)
@@ -305,18 +306,12 @@ class Versioned(_Strategy):
 class Lease(_Strategy):
     description = "a miss takes a lease; a delete revokes it; a set without a live lease is refused"
 
-    def read(self, cache, db, key, log):
-        value, token = cache.lease_get(key)
-        if value is not MISSING:
-            log(f"cache hit → {value}")
-            return
-        log(f"cache miss, lease {token}")
-        yield
-        value, _ = db.read(key)
-        log(f"db read → {value}")
-        yield
+    def _lookup(self, cache, key):
+        return cache.lease_get(key)
+
+    def _fill(self, cache, key, value, version, token):
         stored = cache.lease_set(key, value, token, self.ttl)
-        log(f"cache set {value} with lease {token}: {'stored' if stored else 'refused'}")
+        return f"cache set {value} with lease {token}: {'stored' if stored else 'refused'}"
 
     write = DeleteAfterWrite.write
 
