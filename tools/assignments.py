@@ -140,7 +140,8 @@ def autograde(course=CLASSROOM):
     nbgrader("autograde", "*", "--force", course=course)
     nbgrader("generate_feedback", "*", "--force", course=course)
     for row in scores(course):
-        print("{student:12} {assignment:28} {score:5.1f} / {max_score:g}".format(**row))
+        pending = "  (open answers to grade by hand in the formgrader)" if row["needs_manual_grade"] else ""
+        print("{student:12} {assignment:40} {score:5.1f} / {max_score:g}".format(**row) + pending)
     print(f"feedback in {course / 'feedback'}")
 
 
