@@ -151,8 +151,17 @@ class Cache(MutableMapping):
 
     # -- the policy's hooks; the defaults suit a policy with no extra state
 
-    def _insert(self, key):
-        """A new key was stored."""
+    def _admit(self, key):
+        """A missed key is about to be stored, before anything is evicted for it.
+
+        Return what _insert() should know about it, such as the ghost list it
+        was found in (None here).  A policy that evicts its own way on some
+        misses, as ARC's REPLACE does, may evict here with self._evict(key).
+        """
+        return None
+
+    def _insert(self, key, admitted):
+        """A new key was stored; `admitted` is what _admit() returned for it."""
 
     def _update(self, key):
         """An existing key was overwritten."""
@@ -202,10 +211,11 @@ class Cache(MutableMapping):
             return
         if self._maxsize < 1:
             raise ValueError(f"value too large for maxsize={self._maxsize}")
+        admitted = self._admit(key)
         while len(data) >= self._maxsize:
             self._evict()
         data[key] = value
-        self._insert(key)
+        self._insert(key, admitted)
 
     def _size_of(self, key, value):
         # A NaN size would make currsize NaN, and every later `currsize > maxsize`
@@ -222,6 +232,7 @@ class Cache(MutableMapping):
         if size > self._maxsize:
             raise ValueError(f"value too large: size {size} > maxsize={self._maxsize}")
         old = self._sizes[key] if present else 0
+        admitted = None if present else self._admit(key)
         while self._currsize - old + size > self._maxsize:
             self._evict()
             if present and key not in self._data:  # the old value itself was evicted
@@ -232,7 +243,7 @@ class Cache(MutableMapping):
         if present:
             self._update(key)
         else:
-            self._insert(key)
+            self._insert(key, admitted)
 
     def __delitem__(self, key):
         try:
@@ -352,8 +363,14 @@ class Cache(MutableMapping):
             except Exception as error:
                 _warn_listener("listener", listener, error, key)
 
-    def _evict(self):
-        key, value = self.popitem()
+    # Every store evicts through popitem(), which subclasses may override, except
+    # where a policy's _admit() chose the key itself (ARC's REPLACE on a ghost hit).
+    def _evict(self, key=None):
+        if key is None:
+            key, value = self.popitem()
+        else:
+            value = self._data[key]
+            del self[key]
         if self._listeners:
             self._emit(key, value, "evicted")
 
@@ -473,7 +490,7 @@ class LFUCache(Cache):
         self._buckets = {}
         self._min = 0
 
-    def _insert(self, key):
+    def _insert(self, key, admitted):
         self._counts[key] = 1
         if 1 in self._buckets:
             self._buckets[1][key] = None
@@ -559,7 +576,7 @@ class RRCache(Cache):
         self._keys = []
         self._index = {}
 
-    def _insert(self, key):
+    def _insert(self, key, admitted):
         self._index[key] = len(self._keys)
         self._keys.append(key)
 
@@ -704,7 +721,7 @@ class TTLCache(Cache):
 
     # -- LRU order: LRUCache's hooks, on _lru
 
-    def _insert(self, key):
+    def _insert(self, key, admitted):
         self._lru[key] = None
 
     def _touch(self, key):

@@ -52,7 +52,7 @@ class ClockCache(Cache):
         super().__init__(maxsize, getsizeof, timer=timer)
         self._ring = _Queue()
 
-    def _insert(self, key):
+    def _insert(self, key, admitted):
         self._ring[key] = False
 
     def _touch(self, key):
@@ -110,7 +110,7 @@ class SieveCache(Cache):
         # The hand ran past the newest key: start again from the oldest.
         self._behind, self._ahead = self._ahead, self._behind
 
-    def _insert(self, key):
+    def _insert(self, key, admitted):
         if not self._ahead:
             self._wrap()
         self._ahead[key] = None
@@ -169,39 +169,39 @@ class ARCCache(Cache):
     #   _t1, _t2   cached keys seen once, and more than once
     #   _b1, _b2   ghost keys recently evicted from T1 and from T2
     #   _p         target size of T1, adapted on every ghost hit
-    #   _ghost     'B1' or 'B2' while storing a key that was a ghost, else None
     def __init__(self, maxsize, getsizeof=None, *, timer=time.monotonic):
         _no_getsizeof(type(self), getsizeof)
         super().__init__(maxsize, timer=timer)
         self._t1, self._t2 = _Queue(), _Queue()
         self._b1, self._b2 = _Queue(), _Queue()
         self._p = 0.0
-        self._ghost = None
 
     @property
     def p(self):
         """The adaptive target size of T1."""
         return self._p
 
-    def __setitem__(self, key, value):
-        # A ghost hit adapts p before anything is evicted, as in the paper.
-        if key not in self and (key in self._b1 or key in self._b2):
-            b1, b2 = len(self._b1), len(self._b2)
-            if key in self._b1:
-                self._p = min(self._p + max(b2 / b1, 1), self.maxsize)
-                del self._b1[key]
-                self._ghost = "B1"
-            else:
-                self._p = max(self._p - max(b1 / b2, 1), 0)
-                del self._b2[key]
-                self._ghost = "B2"
-        try:
-            super().__setitem__(key, value)
-        finally:
-            self._ghost = None
+    # The paper's cases II and III: a ghost hit adapts p and, if the cache is full,
+    # REPLACE evicts now, while it is known which ghost list held the key.
+    def _admit(self, key):
+        """Return True if key was a ghost; a new key (case IV) is made room for by _victim()."""
+        b1, b2 = len(self._b1), len(self._b2)
+        if key in self._b1:
+            self._p = min(self._p + max(b2 / b1, 1), self.maxsize)
+            del self._b1[key]
+            from_b2 = False
+        elif key in self._b2:
+            self._p = max(self._p - max(b1 / b2, 1), 0)
+            del self._b2[key]
+            from_b2 = True
+        else:
+            return False
+        if len(self._data) >= self.maxsize:
+            self._evict(self._replace(from_b2))
+        return True
 
-    def _insert(self, key):
-        (self._t2 if self._ghost else self._t1)[key] = None
+    def _insert(self, key, ghost):
+        (self._t2 if ghost else self._t1)[key] = None
 
     def _touch(self, key):
         if self._t1.pop(key, self) is not self:
@@ -216,23 +216,22 @@ class ARCCache(Cache):
             self._t2.pop(key, None)
 
     def _victim(self):
-        # Trim the ghosts as the paper's case IV does, then REPLACE.
-        if not self._ghost:
-            if len(self._t1) + len(self._b1) >= self.maxsize:
-                if not self._b1:
-                    key = next(iter(self._t1))  # T1 fills the cache: no room for a ghost
-                    del self._t1[key]
-                    return key
-                self._b1.popitem(last=False)
-            elif (len(self._t1) + len(self._b1) + len(self._t2) + len(self._b2)
-                  >= 2 * self.maxsize) and self._b2:
-                self._b2.popitem(last=False)
-        return self._replace()
+        # A new key, or popitem(): trim the ghosts as the paper's case IV does, then REPLACE.
+        if len(self._t1) + len(self._b1) >= self.maxsize:
+            if not self._b1:
+                key = next(iter(self._t1))  # T1 fills the cache: no room for a ghost
+                del self._t1[key]
+                return key
+            self._b1.popitem(last=False)
+        elif (len(self._t1) + len(self._b1) + len(self._t2) + len(self._b2)
+              >= 2 * self.maxsize) and self._b2:
+            self._b2.popitem(last=False)
+        return self._replace(from_b2=False)
 
-    def _replace(self):
+    def _replace(self, from_b2):
         """Move the LRU key of T1 or T2 to its ghost list, and return it."""
         t1 = len(self._t1)
-        if (t1 and (t1 > self._p or (t1 == self._p and self._ghost == "B2"))) or not self._t2:
+        if (t1 and (t1 > self._p or (t1 == self._p and from_b2))) or not self._t2:
             key, _ = self._t1.popitem(last=False)
             self._b1[key] = None
         else:
@@ -280,7 +279,6 @@ class S3FIFOCache(Cache):
     #   _ghost          names of keys evicted from _small
     #   _freq           key -> reads while cached, capped at 3 (a 2-bit counter)
     #   _has_evicted    False until the first eviction
-    #   _from_ghost     True while storing a key that was a ghost
     def __init__(self, maxsize, getsizeof=None, *, small_ratio=0.1, ghost_ratio=0.9,
                  move_to_main_threshold=2, timer=time.monotonic):
         _no_getsizeof(type(self), getsizeof)
@@ -297,19 +295,14 @@ class S3FIFOCache(Cache):
         self._small, self._main, self._ghost = _Queue(), _Queue(), _Queue()
         self._freq = {}
         self._has_evicted = False
-        self._from_ghost = False
 
-    def __setitem__(self, key, value):
-        # Look in the ghost before evicting: eviction may push this key out of it.
-        if key not in self and self._ghost.pop(key, self) is not self:
-            self._from_ghost = True
-        try:
-            super().__setitem__(key, value)
-        finally:
-            self._from_ghost = False
+    # Look in the ghost before evicting: eviction may push this key out of it.
+    def _admit(self, key):
+        """Return True if key was a ghost, taking it out of the ghost queue."""
+        return self._ghost.pop(key, self) is not self
 
-    def _insert(self, key):
-        if self._from_ghost or (not self._has_evicted and len(self._small) >= self._small_size):
+    def _insert(self, key, from_ghost):
+        if from_ghost or (not self._has_evicted and len(self._small) >= self._small_size):
             self._main[key] = None
         else:
             self._small[key] = None

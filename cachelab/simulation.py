@@ -102,17 +102,17 @@ def _replay_hooks(cache, keys):
     # Called directly, without get(), __setitem__(), popitem() and
     # __delitem__() around them, and skipped where the policy keeps Cache's
     # empty ones, the hooks replay a trace twice as fast: same hits, same
-    # evictions, same cache_info().  A policy that stores keys its own way
-    # (ARC, S3-FIFO), or a cache with listeners or getsizeof, stores through
-    # cache[key] = key.  This keeps the hit-rate slider quick;
+    # evictions, same cache_info().  A cache with listeners or getsizeof,
+    # or one that overrides how it stores (TTLCache), stores through
+    # cache[key] = key.  This keeps the hit-rate sliders quick;
     # tests/test_simulation.py checks that every way agrees for every policy.
     def hook(name):
         return None if getattr(type(cache), name) is getattr(Cache, name) else getattr(cache, name)
 
     data, maxsize, hits = cache._data, cache.maxsize, 0
-    touch, insert, forget, victim = hook("_touch"), hook("_insert"), hook("_forget"), hook("_victim")
+    touch, admit, insert, forget, victim = (hook("_touch"), hook("_admit"), hook("_insert"),
+                                            hook("_forget"), hook("_victim"))
     store = None if _plain(cache) else cache.__setitem__
-    stored = len(data)  # only grows: an eviction always makes room for the key that caused it
     for key in keys:
         if key in data:
             hits += 1
@@ -121,16 +121,15 @@ def _replay_hooks(cache, keys):
         elif store is not None:
             store(key, key)
         else:
-            if stored >= maxsize:
+            admitted = None if admit is None else admit(key)  # may evict (ARC's ghost hits)
+            if len(data) >= maxsize:
                 gone = next(iter(data)) if victim is None else victim()  # Cache's: the oldest
                 del data[gone]
                 if forget is not None:
                     forget(gone)
-            else:
-                stored += 1
             data[key] = key
             if insert is not None:
-                insert(key)
+                insert(key, admitted)
     cache._hits += hits
     cache._misses += len(keys) - hits
     return hits
