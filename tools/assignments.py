@@ -17,6 +17,7 @@ preprocessors, configured once in classroom/nbgrader_config.py:
   learner's edited copy never overwritten.
 """
 
+import ast
 import os
 import pathlib
 import shutil
@@ -54,8 +55,6 @@ def shows_a_widget(cell):
 
 def defines_nothing(source):
     """Whether a cell only evaluates expressions (or assigns to `_`), so later cells cannot need it."""
-    import ast
-
     from IPython.core.inputtransformer2 import TransformerManager
 
     tree = ast.parse(TransformerManager().transform_cell(source))
