@@ -16,6 +16,7 @@ import collections
 import functools
 import heapq
 import inspect
+import math
 import time
 
 import numpy as np
@@ -163,6 +164,10 @@ class ARCCache(Cache):
     leave their names in the ghost lists B1 and B2.  A miss that hits B1
     means T1 was too small, so the target size `p` of T1 grows; a miss that
     hits B2 shrinks it.  The cache keeps the balance that fits the workload.
+
+    Which key a ghost hit evicts depends on the ghost list it hit, which
+    popitem() cannot be told, so that eviction happens in `_admit()`: a
+    subclass's popitem() sees only the other evictions; subscribe() sees all.
     """
 
     # State (each list is least recently used first):
@@ -289,9 +294,12 @@ class S3FIFOCache(Cache):
         check_int("move_to_main_threshold", move_to_main_threshold, 1)
         self.small_ratio, self.ghost_ratio = small_ratio, ghost_ratio
         self.move_to_main_threshold = move_to_main_threshold
-        self._small_size = max(int(self.maxsize * small_ratio), 1)
-        self._main_size = self.maxsize - self._small_size
-        self._ghost_size = int(self.maxsize * ghost_ratio)
+        if self.maxsize == math.inf:  # nothing is ever evicted for room: no queue has a bound
+            self._small_size = self._main_size = self._ghost_size = math.inf
+        else:
+            self._small_size = max(int(self.maxsize * small_ratio), 1)
+            self._main_size = self.maxsize - self._small_size
+            self._ghost_size = int(self.maxsize * ghost_ratio)
         self._small, self._main, self._ghost = _Queue(), _Queue(), _Queue()
         self._freq = {}
         self._has_evicted = False

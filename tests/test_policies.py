@@ -1,13 +1,15 @@
 """CLOCK, SIEVE, ARC, S3-FIFO and OPT: the cache contract, eviction order, reference models."""
 
 import itertools
+import math
 
 import pytest
 from hypothesis import given, settings, strategies as st
 
 from cachelab import ARCCache, ClockCache, S3FIFOCache, SieveCache, opt_hits
-from cachelab.policies import POLICIES, policy_class
+from cachelab.policies import POLICIES, new_cache, policy_class
 from cachelab.simulation import replay
+from cachelab.workloads import make_trace
 
 from cache_contract import CacheContract
 
@@ -341,3 +343,18 @@ def test_policy_class_finds_every_policy_by_name_in_any_case():
 def test_policy_class_names_the_choices(bad):
     with pytest.raises(ValueError, match=r"policy must be one of LRU, LFU, .*S3-FIFO, got"):
         policy_class(bad)
+
+
+# -- every registered policy without a bound ------------------------------------
+
+@pytest.mark.parametrize("policy", list(POLICIES))
+def test_every_policy_takes_an_infinite_maxsize(policy):
+    """maxsize=math.inf, as in cachetools: nothing is evicted for room, popitem() still evicts."""
+    trace = make_trace("zipf", 600, 120, seed=1).tolist()
+    distinct = len(set(trace))
+    fast, stored = new_cache(policy, math.inf), new_cache(policy, math.inf)
+    assert replay(fast, trace).misses == distinct == len(fast)
+    fill(stored, trace)  # through cache[key] = value
+    assert len(stored) == distinct and stored.maxsize == math.inf
+    key, value = stored.popitem()
+    assert key == value and key not in stored and len(stored) == distinct - 1
