@@ -490,12 +490,13 @@ class LFUCache(Cache):
         self._buckets = {}
         self._min = 0
 
+    # The hooks run once or twice a request in a replay, so each looks a bucket up once.
     def _insert(self, key, admitted):
         self._counts[key] = 1
-        if 1 in self._buckets:
-            self._buckets[1][key] = None
-        else:
-            self._buckets[1] = _Bucket.fromkeys((key,))
+        bucket = self._buckets.get(1)
+        if bucket is None:
+            self._buckets[1] = bucket = _Bucket()
+        bucket[key] = None
         self._min = 1
 
     def _touch(self, key):
@@ -503,36 +504,38 @@ class LFUCache(Cache):
         count = counts[key]
         counts[key] = new = count + 1
         bucket = buckets[count]
+        higher = buckets.get(new)
         if len(bucket) == 1:
             # Alone at this count: lift the whole bucket rather than rebuild it.
             del buckets[count]
             if self._min == count:
                 self._min = new
-            if new in buckets:
-                buckets[new][key] = None
-            else:
+            if higher is None:
                 buckets[new] = bucket
+            else:
+                higher[key] = None
             return
         del bucket[key]
-        if new in buckets:
-            buckets[new][key] = None
-        else:
-            buckets[new] = _Bucket.fromkeys((key,))
+        if higher is None:
+            buckets[new] = higher = _Bucket()
+        higher[key] = None
 
     _update = _touch
 
     def _forget(self, key):
         count = self._counts.pop(key)
         bucket = self._buckets[count]
-        del bucket[key]
-        if not bucket:
-            del self._buckets[count]
+        if len(bucket) == 1:
+            del self._buckets[count]  # the key was alone at its count
+        else:
+            del bucket[key]
 
     def _victim(self):
-        # _forget() may have emptied the lowest bucket; find the new one.
-        if self._min not in self._buckets:
+        bucket = self._buckets.get(self._min)
+        if bucket is None:  # _forget() emptied the lowest bucket; find the new one
             self._min = min(self._buckets)
-        return next(iter(self._buckets[self._min]))
+            bucket = self._buckets[self._min]
+        return next(iter(bucket))
 
     def clear(self):
         super().clear()

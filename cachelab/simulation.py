@@ -67,7 +67,7 @@ def replay(cache, trace, *, progress=None):
     """
     keys = trace.tolist() if hasattr(trace, "tolist") else list(trace)
     bar = _progress(len(keys), progress, type(cache).__name__)
-    run = _replay_hooks if isinstance(cache, Cache) and type(cache).get is Cache.get else _replay_get
+    run = _replay_hooks if _plain(cache) else _replay_get
     hits = 0
     for start in range(0, len(keys), _CHUNK):
         hits += run(cache, keys[start:start + _CHUNK])
@@ -90,11 +90,11 @@ def _replay_get(cache, keys):
 
 
 def _plain(cache):
-    """True if storing in `cache` is Cache's own, with no getsizeof and no listeners."""
+    """True if `cache` is a cachelab cache that reads and stores as Cache does, with no getsizeof or listeners."""
     cls = type(cache)
-    return (cls.popitem is Cache.popitem and cls.__setitem__ is Cache.__setitem__
-            and cls.__delitem__ is Cache.__delitem__ and cache._sizes is None
-            and not cache._listeners and cache.maxsize >= 1)
+    return (isinstance(cache, Cache) and cls.get is Cache.get and cls.popitem is Cache.popitem
+            and cls.__setitem__ is Cache.__setitem__ and cls.__delitem__ is Cache.__delitem__
+            and cache._sizes is None and not cache._listeners and cache.maxsize >= 1)
 
 
 def _replay_hooks(cache, keys):
@@ -102,34 +102,35 @@ def _replay_hooks(cache, keys):
     # Called directly, without get(), __setitem__(), popitem() and
     # __delitem__() around them, and skipped where the policy keeps Cache's
     # empty ones, the hooks replay a trace twice as fast: same hits, same
-    # evictions, same cache_info().  A cache with listeners or getsizeof,
-    # or one that overrides how it stores (TTLCache), stores through
-    # cache[key] = key.  This keeps the hit-rate sliders quick;
-    # tests/test_simulation.py checks that every way agrees for every policy.
+    # evictions, same cache_info().  This keeps the hit-rate sliders quick;
+    # tests/test_simulation.py checks it against the get() loop for every policy.
     def hook(name):
         return None if getattr(type(cache), name) is getattr(Cache, name) else getattr(cache, name)
 
     data, maxsize, hits = cache._data, cache.maxsize, 0
     touch, admit, insert, forget, victim = (hook("_touch"), hook("_admit"), hook("_insert"),
                                             hook("_forget"), hook("_victim"))
-    store = None if _plain(cache) else cache.__setitem__
+    admitted = None
+    stored = len(data)
     for key in keys:
         if key in data:
             hits += 1
             if touch is not None:
                 touch(key)
-        elif store is not None:
-            store(key, key)
+            continue
+        if admit is not None:
+            admitted = admit(key)
+            stored = len(data)  # ARC's _admit() may have evicted
+        if stored < maxsize:
+            stored += 1
         else:
-            admitted = None if admit is None else admit(key)  # may evict (ARC's ghost hits)
-            if len(data) >= maxsize:
-                gone = next(iter(data)) if victim is None else victim()  # Cache's: the oldest
-                del data[gone]
-                if forget is not None:
-                    forget(gone)
-            data[key] = key
-            if insert is not None:
-                insert(key, admitted)
+            gone = next(iter(data)) if victim is None else victim()  # Cache's: the oldest
+            del data[gone]
+            if forget is not None:
+                forget(gone)
+        data[key] = key
+        if insert is not None:
+            insert(key, admitted)
     cache._hits += hits
     cache._misses += len(keys) - hits
     return hits
