@@ -17,9 +17,8 @@ import time
 import cachetools
 
 import cachelab
+from cachelab.simulation import replay
 from cachelab.workloads import zipf
-
-_MISSING = object()
 
 
 class OrderedDictLRU(collections.OrderedDict):
@@ -43,14 +42,8 @@ class OrderedDictLRU(collections.OrderedDict):
 
 
 def replay_mapping(cache, keys):
-    hits = 0
-    get = cache.get
-    for key in keys:
-        if get(key, _MISSING) is _MISSING:
-            cache[key] = key
-        else:
-            hits += 1
-    return hits
+    """Hits of one replay through get() and cache[key] = key, the same for every implementation."""
+    return replay(cache, keys, progress=False, hooks=False).hits
 
 
 def replay_lru_cache(maxsize, keys):

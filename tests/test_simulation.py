@@ -167,15 +167,30 @@ def test_lab_widgets_recompute_when_moved():
 def test_replay_through_the_hooks_matches_replay_through_get(policy):
     """replay() reads a cachelab cache through its hooks; the plain get() loop is the reference."""
     from cachelab.policies import new_cache
-    from cachelab.simulation import _replay_get
 
     trace = make_trace("zipf", 3000, 80, alpha=0.6, seed=5)
     for size in (1, 7, 30):
         fast, heard, slow = new_cache(policy, size), new_cache(policy, size), new_cache(policy, size)
         evicted = []
         heard.subscribe(evicted.append)  # a listener: stored through cache[key] = key
-        hits = _replay_get(slow, trace.tolist())
+        hits = replay(slow, trace, hooks=False).hits
         assert replay(fast, trace).hits == replay(heard, trace).hits == hits
         assert fast.describe() == heard.describe() == slow.describe()
         assert fast.cache_info() == heard.cache_info() == slow.cache_info()
         assert len(evicted) == slow.cache_info().misses - len(slow)
+
+
+@pytest.mark.parametrize("policy", list(POLICIES))
+def test_every_registered_policy_replays_through_its_hooks(policy, monkeypatch):
+    """ARC and S3-FIFO included: the quick replay never calls get() or cache[key] = value."""
+    from cachelab.caches import Cache
+    from cachelab.policies import new_cache
+
+    def refuse(*args):
+        raise AssertionError(f"{policy} replayed through get() or cache[key] = value")
+
+    trace = make_trace("zipf+scan", 2000, 80, seed=2)
+    expected = replay(new_cache(policy, 10), trace).hits
+    monkeypatch.setattr(Cache, "get", refuse)
+    monkeypatch.setattr(Cache, "__setitem__", refuse)
+    assert replay(new_cache(policy, 10), trace).hits == expected
