@@ -23,7 +23,7 @@ import numpy as np
 
 from ._checks import check_int
 from .caches import Cache, FIFOCache, LFUCache, LRUCache, Row, RRCache
-from .workloads import _as_keys, _next_uses
+from .workloads import _as_keys, _reuses
 
 __all__ = ["CLASSIC_POLICIES", "POLICIES", "ARCCache", "ClockCache", "S3FIFOCache", "SieveCache",
            "new_cache", "opt_hits", "policy_class"]
@@ -426,26 +426,48 @@ def opt_hits(trace, maxsize):
 
     No online policy that stores every missed key can beat it, so it is
     the ceiling of every hit-ratio curve.  It reads the whole trace first.
+    `maxsize=math.inf` holds every key: only first uses miss.
     """
-    keys = _as_keys(trace)
-    if isinstance(maxsize, bool) or not isinstance(maxsize, (int, np.integer)) or maxsize < 0:
-        raise ValueError(f"maxsize must be a non-negative integer, got {maxsize!r}")
-    if maxsize == 0:
-        return 0
-    nxt = _next_uses(keys).tolist()
-    cached = {}  # key -> index of its next request
-    heap = []  # (-next request, key); entries whose time is stale are skipped
-    hits = 0
-    for i, key in enumerate(keys.tolist()):
-        if key in cached:
-            hits += 1
-        elif len(cached) >= maxsize:
-            while True:
-                when, victim = heapq.heappop(heap)
-                if cached.get(victim) == -when:
-                    del cached[victim]
-                    break
-        cached[key] = nxt[i]
-        heapq.heappush(heap, (-nxt[i], key))
-    return hits
+    if isinstance(maxsize, bool) or not (isinstance(maxsize, (int, np.integer)) or maxsize == math.inf) \
+            or maxsize < 0:
+        raise ValueError(f"maxsize must be a non-negative integer or math.inf, got {maxsize!r}")
+    return _opt_hits_at(_as_keys(trace), [maxsize])[0]
 
+
+def _opt_hits_at(keys, sizes):
+    """Return OPT's hits at each of `sizes` on the integer array `keys`, finding the reuses once."""
+    n = len(keys)
+    earlier, later = _reuses(keys)
+    distinct = n - len(later)
+    # Each request stores its key until the key's next use, or for good: n + i,
+    # past every real time, when there is none.  Each such time is unique.
+    until = n + np.arange(n)
+    until[earlier] = later
+    previous = np.full(n, -1)  # the request before, for the same key
+    previous[later] = earlier
+    until, previous = (-until).tolist(), previous.tolist()  # negated: heapq pops the smallest
+    return [0 if size == 0 else n - distinct if size >= distinct else _belady(until, previous, size)
+            for size in sizes]
+
+
+def _belady(until, previous, maxsize):
+    # A heap of the stored keys' next uses, furthest first.  A key is known by
+    # the request that stored it: stored[i] is 1 while request i's key is cached
+    # and stored by it.  A hit leaves its old entry in the heap, stale; its time
+    # is the hit's, earlier than every live entry's, so the top is always live.
+    n, hits, size = len(until), 0, 0
+    stored = bytearray(n)
+    heap, push, pop = [], heapq.heappush, heapq.heappop
+    for i in range(n):
+        before = previous[i]
+        if before >= 0 and stored[before]:
+            hits += 1
+            stored[before] = 0
+        elif size < maxsize:
+            size += 1
+        else:
+            furthest = -pop(heap)  # the time of that key's next use: the request after
+            stored[previous[furthest] if furthest < n else furthest - n] = 0
+        stored[i] = 1
+        push(heap, until[i])
+    return hits

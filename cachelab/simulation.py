@@ -12,7 +12,7 @@ import collections
 import numpy as np
 
 from .caches import MISSING, Cache
-from .policies import POLICIES, new_cache, opt_hits, policy_class
+from .policies import POLICIES, _opt_hits_at, new_cache, policy_class
 from .workloads import _as_keys, _reuses
 
 __all__ = [
@@ -242,8 +242,7 @@ def hit_curve(policy, trace, sizes, *, seed=0, progress=None):
         if name == "LRU":
             return lru_hit_curve(keys, sizes)
         if name == "OPT":
-            return HitCurve("OPT", sizes, np.array([opt_hits(keys, int(s)) for s in sizes]),
-                            len(keys))
+            return HitCurve("OPT", sizes, np.array(_opt_hits_at(keys, sizes.tolist())), len(keys))
         cls = policy_class(name)
     elif isinstance(policy, type):
         cls, name = policy, policy.__name__

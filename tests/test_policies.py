@@ -358,3 +358,8 @@ def test_every_policy_takes_an_infinite_maxsize(policy):
     assert len(stored) == distinct and stored.maxsize == math.inf
     key, value = stored.popitem()
     assert key == value and key not in stored and len(stored) == distinct - 1
+
+
+def test_opt_without_a_bound_misses_only_first_uses():
+    trace = make_trace("zipf", 600, 120, seed=1)
+    assert opt_hits(trace, math.inf) == len(trace) - len(set(trace.tolist())) == opt_hits(trace, 600)
