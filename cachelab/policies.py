@@ -329,25 +329,21 @@ class S3FIFOCache(Cache):
 
     def _victim(self):
         self._has_evicted = True
+        small, main, freq = self._small, self._main, self._freq
         while True:
-            if len(self._main) > self._main_size or not self._small:
+            if len(main) > self._main_size or not small:
                 return self._victim_from_main()
-            key = self._victim_from_small()
-            if key is not None:
-                return key
+            # The oldest key of small goes, remembered in the ghost, unless it was read
+            # often enough: then it moves to main, its counter reset, and the next is looked at.
+            while small:
+                key = next(iter(small))
+                if freq[key] < self.move_to_main_threshold:
+                    self._remember(key)
+                    return key
+                del small[key]
+                main[key] = None
+                freq[key] = 0
             # Every key in small was promoted; look again.
-
-    def _victim_from_small(self):
-        small, freq = self._small, self._freq
-        while small:
-            key = next(iter(small))
-            if freq[key] < self.move_to_main_threshold:
-                self._remember(key)
-                return key
-            del small[key]  # read often enough: promote to main, counter reset
-            self._main[key] = None
-            freq[key] = 0
-        return None
 
     def _victim_from_main(self):
         main, freq = self._main, self._freq
