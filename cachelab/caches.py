@@ -3,7 +3,8 @@
 Each policy is a short subclass of `Cache`.  The base class keeps the
 key -> value mapping, the size accounting and the statistics; a policy
 only says what happens when a key is inserted, read, overwritten or
-forgotten, and which key `popitem()` evicts.
+forgotten, and which key `popitem()` evicts (and, if it needs to know
+something about a missed key before evicting for it, what: `_admit()`).
 
 Thread safety: no cache here is thread-safe on its own, because even a
 read changes the eviction order.  Share one between threads through
@@ -151,13 +152,11 @@ class Cache(MutableMapping):
 
     # -- the policy's hooks; the defaults suit a policy with no extra state
 
+    # _admit() runs before anything is evicted for the missed key, so a policy can find
+    # it in a ghost list that the eviction might trim.  A policy that evicts its own way
+    # on some misses (ARC's REPLACE on a ghost hit) may evict here with self._evict(key).
     def _admit(self, key):
-        """A missed key is about to be stored, before anything is evicted for it.
-
-        Return what _insert() should know about it, such as the ghost list it
-        was found in (None here).  A policy that evicts its own way on some
-        misses, as ARC's REPLACE does, may evict here with self._evict(key).
-        """
+        """A missed key is about to be stored; return what _insert() should know of it (None)."""
         return None
 
     def _insert(self, key, admitted):

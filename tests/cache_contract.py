@@ -68,6 +68,24 @@ class CacheContract:
         key, value = popped[0]
         assert key not in cache and value == key * 10
 
+    def test_admit_hears_each_stored_miss_before_its_eviction(self):
+        heard = []
+
+        class Spy(self.Cache):
+            def _admit(self, key):
+                heard.append((key, len(self)))  # how full it is before anything is evicted
+                return super()._admit(key)
+
+        self.Cache, original = Spy, self.Cache
+        try:
+            cache = self.make(2)
+        finally:
+            self.Cache = original
+        for key in [0, 1, 0, 2]:
+            cache[key] = key
+        assert heard == [(0, 0), (1, 1), (2, 2)]  # not the overwrite of 0
+        assert len(cache) == 2 and 2 in cache
+
     def test_popitem_on_empty_raises_keyerror(self):
         with pytest.raises(KeyError, match="empty"):
             self.make(2).popitem()
