@@ -364,8 +364,8 @@ class Cache(MutableMapping):
 
     # Every store evicts through popitem(), which subclasses may override, except
     # where a policy's _admit() chose the key itself (ARC's REPLACE on a ghost hit).
-    def _evict(self, key=None):
-        if key is None:
+    def _evict(self, key=_MISSING):
+        if key is _MISSING:  # None may be a key
             key, value = self.popitem()
         else:
             value = self._data[key]

@@ -363,3 +363,16 @@ def test_every_policy_takes_an_infinite_maxsize(policy):
 def test_opt_without_a_bound_misses_only_first_uses():
     trace = make_trace("zipf", 600, 120, seed=1)
     assert opt_hits(trace, math.inf) == len(trace) - len(set(trace.tolist())) == opt_hits(trace, 600)
+
+
+@pytest.mark.parametrize("cls, model", [(ARCCache, arc_model), (S3FIFOCache, s3fifo_model)],
+                         ids=["ARC", "S3-FIFO"])
+def test_none_is_a_key_like_any_other(cls, model):
+    """A victim None is not taken for 'no key' (ARC's ghost hits evict in _admit())."""
+    numbers = make_trace("zipf", 600, 8, alpha=0.5, seed=3).tolist()
+    trace = [key or None for key in numbers]  # key 0 renamed None: the same hits
+    assert None in trace
+    for size in (2, 3, 5):
+        quick, stored = cls(size), cls(size)
+        assert replay(quick, trace).hits == replay(stored, trace, hooks=False).hits == model(numbers, size)
+        assert quick.describe() == stored.describe()
