@@ -93,7 +93,7 @@ def _replay_get(cache, keys):
 
 
 def _plain(cache):
-    """True if `cache` is a cachelab cache that reads and stores as Cache does, with no getsizeof or listeners."""
+    """True if `cache` is a cachelab cache that reads and stores as Cache does: its hooks say all."""
     cls = type(cache)
     return (isinstance(cache, Cache) and cls.get is Cache.get and cls.popitem is Cache.popitem
             and cls.__setitem__ is Cache.__setitem__ and cls.__delitem__ is Cache.__delitem__
