@@ -1,4 +1,4 @@
-"""Each experiment notebook in JupyterLab, in Debian's Chromium: run all, move a slider, see it change.
+"""The experiment notebooks and the stampede notebook in JupyterLab, in Debian's Chromium: run all, move a slider, see it change.
 
     make test-browser          # or: pytest -m browser tests
     CACHELAB_SCREENSHOTS=docs pytest -m browser tests   # also keep the screenshots
@@ -165,7 +165,8 @@ def _move_slider(tmp_path, notebook, slider):
     ("03-lru-eviction.ipynb", "size", "E miss, evicted A", "E miss, evicted C"),
     ("04-lfu-eviction.ipynb", "size", "E miss, evicted D", "E miss, evicted C"),
     ("05-hit-rate-simulation.ipynb", "size", "LRU, size 20", "LRU, size 21"),
-], ids=["ttl", "lru", "lfu", "hit-rate"])
+    ("10-stampede.ipynb", "jitter %", "191 with +-10%", "with +-15%"),
+], ids=["ttl", "lru", "lfu", "hit-rate", "stampede"])
 def test_moving_a_slider_changes_what_the_reader_sees(tmp_path, notebook, slider, shown, moved):
     before, after = _move_slider(tmp_path, notebook, slider)
     assert shown in before, before
