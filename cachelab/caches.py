@@ -60,7 +60,6 @@ Row.__doc__ = ("One row of a cache's state, as describe() returns it: a label an
                "(a count, an expiry time).  Every view draws these rows without knowing the policy.")
 
 MISSING = object()  # the one sentinel that tells a miss from a stored None, package-wide
-_MISSING = MISSING
 _NO_DEFAULT = object()  # pop() called without a default: not a miss marker, an absent argument
 
 
@@ -178,15 +177,15 @@ class Cache(MutableMapping):
     # -- mapping protocol
 
     def __getitem__(self, key):
-        value = self.get(key, _MISSING)
-        return self.__missing__(key) if value is _MISSING else value
+        value = self.get(key, MISSING)
+        return self.__missing__(key) if value is MISSING else value
 
     def get(self, key, default=None):
         try:
-            value = self._data.get(key, _MISSING)
+            value = self._data.get(key, MISSING)
         except TypeError:
             raise _unhashable(key) from None
-        if value is _MISSING:
+        if value is MISSING:
             self._misses += 1
             return default
         self._hits += 1
@@ -364,8 +363,8 @@ class Cache(MutableMapping):
 
     # Every store evicts through popitem(), which subclasses may override, except
     # where a policy's _admit() chose the key itself (ARC's REPLACE on a ghost hit).
-    def _evict(self, key=_MISSING):
-        if key is _MISSING:  # None may be a key
+    def _evict(self, key=MISSING):
+        if key is MISSING:  # None may be a key
             key, value = self.popitem()
         else:
             value = self._data[key]
@@ -912,16 +911,16 @@ def cached(cache, key=hashkey, lock=None, *, single_flight=False):
         def recheck_and_call(k, args, kwargs):
             # The one caller of a flight: a flight that just landed may have stored it.
             with guard:
-                value = cache.get(k, _MISSING)
-            return call(k, args, kwargs) if value is _MISSING else value
+                value = cache.get(k, MISSING)
+            return call(k, args, kwargs) if value is MISSING else value
 
         @functools.wraps(func)
         def wrapper(*args, **kwargs):
             k = key(*args, **kwargs)
             with guard:
-                value = cache.get(k, _MISSING)
-                counts[value is _MISSING] += 1
-            if value is not _MISSING:
+                value = cache.get(k, MISSING)
+                counts[value is MISSING] += 1
+            if value is not MISSING:
                 return value
             if flight is not None:
                 return flight.do(k, lambda: recheck_and_call(k, args, kwargs))
