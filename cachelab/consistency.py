@@ -299,8 +299,7 @@ class Versioned(_Strategy):
         version = db.write(key, value)
         log(f"db write {value} (v{version})")
         yield
-        stored = cache.set_if_newer(key, value, version, self.ttl)
-        log(f"cache set {value} if newer than v{version}: {'stored' if stored else 'refused'}")
+        log(self._fill(cache, key, value, version, None))  # the same compare-and-set as a miss's fill
 
 
 class Lease(_Strategy):
