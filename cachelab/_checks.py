@@ -48,6 +48,13 @@ def check_ttl(name, value):
     return check_seconds(name, value, positive=True)
 
 
+def check_fraction(name, value):
+    """Return a number between 0 and 1 inclusive, or raise ValueError naming the parameter."""
+    if isinstance(value, bool) or not isinstance(value, Real) or not 0 <= value <= 1:
+        raise ValueError(f"{name} must be a number between 0 and 1, got {value!r}")
+    return value
+
+
 def check_callable(name, value, example=""):
     """Return value if it can be called; `example` suggests what to pass."""
     if not callable(value):

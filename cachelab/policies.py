@@ -21,7 +21,7 @@ import time
 
 import numpy as np
 
-from ._checks import check_int
+from ._checks import check_fraction, check_int
 from .caches import Cache, FIFOCache, LFUCache, LRUCache, Row, RRCache
 from .workloads import _as_keys, _reuses
 
@@ -288,9 +288,8 @@ class S3FIFOCache(Cache):
                  move_to_main_threshold=2, timer=time.monotonic):
         _no_getsizeof(type(self), getsizeof)
         super().__init__(maxsize, timer=timer)
-        for name, ratio in (("small_ratio", small_ratio), ("ghost_ratio", ghost_ratio)):
-            if isinstance(ratio, bool) or not isinstance(ratio, (int, float)) or not 0 <= ratio <= 1:
-                raise ValueError(f"{name} must be a number between 0 and 1, got {ratio!r}")
+        check_fraction("small_ratio", small_ratio)
+        check_fraction("ghost_ratio", ghost_ratio)
         check_int("move_to_main_threshold", move_to_main_threshold, 1)
         self.small_ratio, self.ghost_ratio = small_ratio, ghost_ratio
         self.move_to_main_threshold = move_to_main_threshold

@@ -14,7 +14,7 @@ import warnings
 
 import numpy as np
 
-from ._checks import check_int
+from ._checks import check_fraction, check_int
 
 __all__ = [
     "SKEWED",
@@ -91,8 +91,7 @@ def shifting_hotset(n_requests, n_keys, hot_keys=10, phases=4, hot_fraction=0.9,
     phases = check_int("phases", phases, 1)
     if hot_keys > n_keys:
         raise ValueError(f"hot_keys must be <= n_keys ({n_keys}), got {hot_keys!r}")
-    if not 0 <= hot_fraction <= 1:
-        raise ValueError(f"hot_fraction must be between 0 and 1, got {hot_fraction!r}")
+    check_fraction("hot_fraction", hot_fraction)
     rng = _rng(seed, rng)
     phase = np.arange(n_requests) * phases // max(n_requests, 1)
     hot = (phase * hot_keys + rng.integers(0, hot_keys, size=n_requests)) % n_keys
@@ -461,9 +460,7 @@ def make_trace(workload, n_requests, n_keys, alpha=1.0, *, seed=0):
 
 def read_write_workload(n_ops, read_fraction, *, n_keys=50, alpha=1.0, seed=0):
     """Return a seeded list of ("read" | "write", key) operations over Zipf-popular keys."""
-    if isinstance(read_fraction, bool) or not isinstance(read_fraction, (int, float)) \
-            or not 0 <= read_fraction <= 1:
-        raise ValueError(f"read_fraction must be a number between 0 and 1, got {read_fraction!r}")
+    check_fraction("read_fraction", read_fraction)
     rng = np.random.default_rng(seed)
     keys = zipf(n_ops, n_keys, alpha, rng=rng).tolist()
     reads = (rng.random(n_ops) < read_fraction).tolist()
