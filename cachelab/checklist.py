@@ -13,7 +13,7 @@
 import collections
 
 from ._checks import check_seconds
-from .caches import LRUCache
+from .caches import MISSING, LRUCache
 
 __all__ = ["Assessment", "assess", "format_assessments"]
 
@@ -45,11 +45,10 @@ def assess(name, ops, *, miss_ms, staleness_s, budget_keys, hit_ms=_HIT_MS):
             cache.pop(key, None)
             continue
         reads += 1
-        if key in cache:
-            hits += 1
-            cache.get(key)
-        else:
+        if cache.get(key, MISSING) is MISSING:
             cache[key] = True
+        else:
+            hits += 1
     ratio = reads / writes if writes else float("inf")
     hit_ratio = hits / reads if reads else 0.0
     saved = hit_ratio * (miss_ms - hit_ms)
