@@ -19,8 +19,6 @@ __all__ = [
     "measure_pattern",
 ]
 
-PATTERNS = ("no cache", "cache-aside", "write-through", "write-behind", "write-around")
-
 PatternResult = collections.namedtuple(
     "PatternResult", "pattern read_ms write_ms db_reads db_writes stale_reads lost_writes")
 PatternResult.__doc__ = (
@@ -53,20 +51,21 @@ class _Recorded:
         self.holds.update(pairs)
 
 
-def _build(name, cache, db, clock, batch_size, flush_interval):
-    if name == "no cache":
-        return CacheAside(_Forgetful(), db.get, db.put)
-    if name == "cache-aside":
-        return CacheAside(cache, db.get, db.put)
-    if name == "write-through":
-        return WriteThrough(cache, db.get, db.put)
-    if name == "write-around":
-        return WriteAround(cache, db.get, db.put)
-    if name == "write-behind":
-        return WriteBehind(cache, db.get, db.put_many, batch_size=batch_size,
-                           flush_interval=flush_interval, background=False, clock=clock,
-                           sleep=clock.tick)
-    raise ValueError(f"pattern must be one of {PATTERNS}, got {name!r}")
+def _write_behind(cache, db, clock, batch_size, flush_interval):
+    return WriteBehind(cache, db.get, db.put_many, batch_size=batch_size,
+                       flush_interval=flush_interval, background=False, clock=clock,
+                       sleep=clock.tick)
+
+
+# Every pattern by name, built on the run's cache, database and clock: the one list of them.
+_BUILDERS = {
+    "no cache": lambda cache, db, *_: CacheAside(_Forgetful(), db.get, db.put),
+    "cache-aside": lambda cache, db, *_: CacheAside(cache, db.get, db.put),
+    "write-through": lambda cache, db, *_: WriteThrough(cache, db.get, db.put),
+    "write-behind": _write_behind,
+    "write-around": lambda cache, db, *_: WriteAround(cache, db.get, db.put),
+}
+PATTERNS = tuple(_BUILDERS)
 
 
 def measure_pattern(name, ops, *, db_delay=0.05, ttl=30.0, gap=0.1, maxsize=20,
@@ -94,7 +93,7 @@ def measure_pattern(name, ops, *, db_delay=0.05, ttl=30.0, gap=0.1, maxsize=20,
     stale = 0
     with Store(delay=db_delay, sleep=clock.tick) as store:
         db = _Recorded(store, sorted({key for _, key in ops}))
-        pattern = _build(name, the_cache, db, clock, batch_size, flush_interval)
+        pattern = _BUILDERS[name](the_cache, db, clock, batch_size, flush_interval)
         for version, (op, key) in enumerate(ops, start=1):
             start = clock()
             if op == "read":
