@@ -8,6 +8,11 @@ colour comes from `views`, so a plot and its HTML or SVG view agree.
 matplotlib is imported inside the functions, so `import cachelab` stays light.
 """
 
+import io
+
+import numpy as np
+
+from .simulation import gaps_to_opt
 from .views import HIT, MISS, NEUTRAL, READ, WRITE, box_colour, departed, hit_rate_chart
 
 __all__ = [
@@ -81,8 +86,6 @@ class Canvas:
 
 def to_png(ax):
     """Render the figure that holds `ax` to PNG bytes, in one draw."""
-    import io
-
     buffer = io.BytesIO()
     ax.figure.savefig(buffer, format="png")
     return buffer.getvalue()
@@ -220,10 +223,6 @@ def plot_policy_curves(curves, size=None, axes=None):
     shows, at the marked size (default the middle one), how many percentage
     points each policy leaves to OPT.  `axes` is a pair of axes, a Canvas or None.
     """
-    import numpy as np
-
-    from .simulation import gaps_to_opt
-
     if axes is None:
         import matplotlib.pyplot as plt
 
@@ -249,8 +248,6 @@ def plot_policy_curves(curves, size=None, axes=None):
 
 def plot_miss_vs_hit(results, ax=None):
     """Draw each lookup's miss and hit time (ms) from run_performance_test() results."""
-    import numpy as np
-
     ax = _axes(ax, (6, 2.6))
     names = [r["test"] for r in results]
     rows = np.arange(len(names))
@@ -270,8 +267,6 @@ def plot_miss_vs_hit(results, ax=None):
 
 def plot_pattern_results(results, axes=None):
     """Draw mean latency per read and write, and database queries, for each PatternResult."""
-    import numpy as np
-
     if axes is None:
         import matplotlib.pyplot as plt
 

@@ -10,8 +10,10 @@ matplotlib figure takes 50-90 ms.
 
 import collections
 import html
+import math
 
 from .policies import POLICIES
+from .simulation import gaps_to_opt
 
 __all__ = [
     "GHOST",
@@ -263,8 +265,6 @@ def svg_chart(chart, *, width=600, height=300):
 
 def html_gaps(curves, size):
     """Return HTML bars: how many points of hit ratio each policy leaves to OPT at `size`."""
-    from .simulation import gaps_to_opt
-
     sizes = [int(s) for s in next(iter(curves.values())).sizes]
     at = sizes.index(size)
     gaps = gaps_to_opt(curves)
@@ -281,8 +281,6 @@ def html_gaps(curves, size):
 
 def curves_table(curves):
     """Format {policy: HitCurve} as text: hit ratio per size and policy, then the mean gap to OPT."""
-    from .simulation import gaps_to_opt
-
     names = list(curves)
     sizes = next(iter(curves.values())).sizes
     lines = ["size  " + " ".join(f"{name:>7}" for name in names)]
@@ -302,8 +300,6 @@ def svg_bars(labels, series, *, title="", unit="", log=False, width=420):
 
     With `log`, bar lengths are on a log scale (for times thousands of times apart).
     """
-    import math
-
     values = [v for _, _, vs in series for v in vs]
     positive = [v for v in values if v > 0]
     if log and positive:

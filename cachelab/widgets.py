@@ -14,11 +14,14 @@ from IPython.display import HTML, display
 
 from . import experiments as ex
 from .caches import LRUCache, cached
+from .ecommerce import run_performance_test
+from .measure import compare_patterns, format_results
 from .policies import CLASSIC_POLICIES, POLICIES
-from .simulation import SimResult
+from .simulation import SimResult, gaps_to_opt, hit_curve
+from .store import PRODUCTS, USERS
 from .views import (HIT, MISS, READ, WRITE, hit_rate_chart, html_gaps, html_steps, svg_bars,
                     svg_chart, svg_ttl_timeline)
-from .workloads import SKEWED, WORKLOADS
+from .workloads import SKEWED, WORKLOADS, make_trace, read_write_workload
 
 __all__ = [
     "controls",
@@ -168,9 +171,6 @@ def ecommerce_widget(db_delay=0.1, cache_ttl=60, product_id=1, user_id=101, *, c
 
     Timings are real unless `clock=` (e.g. a FakeClock) runs the demo in simulated time.
     """
-    from .ecommerce import run_performance_test
-    from .store import PRODUCTS, USERS
-
     delay = w.FloatSlider(value=db_delay, min=0.0, max=0.3, step=0.05, description="db_delay",
                           continuous_update=False)
     ttl = w.IntSlider(value=cache_ttl, min=5, max=120, step=5, description="cache_ttl",
@@ -198,9 +198,6 @@ def ecommerce_widget(db_delay=0.1, cache_ttl=60, product_id=1, user_id=101, *, c
 
 def patterns_widget(read_fraction=0.9, db_delay=0.05, ttl=30, *, n_ops=1000, seed=0):
     """Sliders for the read share, database delay and TTL; compares every pattern in simulated time."""
-    from .measure import compare_patterns, format_results
-    from .workloads import read_write_workload
-
     share = w.FloatSlider(value=read_fraction, min=0.0, max=1.0, step=0.1, description="reads",
                           continuous_update=False)
     delay = w.FloatSlider(value=db_delay, min=0.01, max=0.3, step=0.01, description="db_delay",
@@ -230,9 +227,6 @@ LAB_SIZES = (5, 10, 25, 50, 100, 150, 200, 300)
 
 
 def _lab_curve(workload, alpha, policy, seed, n_requests, n_keys):
-    from .simulation import hit_curve
-    from .workloads import make_trace
-
     return hit_curve(policy, make_trace(workload, n_requests, n_keys, alpha, seed=seed),
                      LAB_SIZES, seed=seed)
 
@@ -244,14 +238,13 @@ _lab_curves = cached(LRUCache(maxsize=64))(_lab_curve)
 def policy_lab_widget(workload="zipf", alpha=1.0, size=50, policies=("LRU", "SIEVE", "S3-FIFO"),
                       *, seed=0, n_requests=10_000, n_keys=400):
     """Workload, alpha, size and policy controls; prints each hit ratio and gap, charts the curves."""
-    from .simulation import gaps_to_opt
-
     workloads = w.Dropdown(value=workload, options=WORKLOADS, description="workload")
     alpha_slider = w.FloatSlider(value=alpha, min=0.0, max=1.5, step=0.1, description="alpha",
                                  continuous_update=False)
     size_slider = w.SelectionSlider(value=size, options=LAB_SIZES, description="size")
     chooser = w.SelectMultiple(value=tuple(policies), options=tuple(POLICIES),
                                description="policies", rows=len(POLICIES))
+
     def run(workload, alpha, size, policies):
         alpha_slider.disabled = workload not in SKEWED
         shown = {name: _lab_curves(workload, alpha, name, seed, n_requests, n_keys)
