@@ -3,10 +3,11 @@
 Each pattern talks to its cache only through the mapping interface:
 `cache.get(key, default)`, `cache[key] = value` and `cache.pop(key, None)`.
 So a cachelab cache, a cachetools cache, a dict or a Redis-backed mapping
-all work (see `cachelab.caches.CacheLike`).  The database side is a pair of plain functions, `load(key)` and
-`save(key, value)` (or `save_many(pairs)` for write-behind).
+all work (see `cachelab.caches.CacheLike`).  The database side is a pair
+of plain functions, `load(key)` and `save(key, value)` (or
+`save_many(pairs)` for write-behind).
 
-A miss is told from a stored None by a private sentinel, so cached falsy
+A miss is told from a stored None by `cachelab.caches.MISSING`, so cached falsy
 values (None, 0, "", []) are hits, unlike the guide's `if cached:`.
 """
 
@@ -70,12 +71,14 @@ def _put(cache, key, value):
 def cache_aside(cache, key, load):
     """Return cache[key]; on a miss call load(key), store the result, and return it."""
     check_callable("load", load, "db.get")
-    try:
-        value = cache.get(key, _MISSING)
-    except AttributeError:
-        if hasattr(cache, "get"):
-            raise
-        raise TypeError(f"cache must be a cache with get(key, default), got {cache!r}") from None
+    if not hasattr(cache, "get"):
+        raise TypeError(f"cache must be a cache with get(key, default), got {cache!r}")
+    return _aside(cache, key, load)
+
+
+def _aside(cache, key, load):
+    # The patterns' reads come here directly: they checked cache and load once, when made.
+    value = cache.get(key, _MISSING)
     if value is _MISSING:
         value = load(key)  # raises (e.g. NotFoundError) before anything is cached
         _put(cache, key, value)
@@ -115,7 +118,7 @@ class _Pattern:
         """Return the value for key, from the cache if it has it."""
         if self.guard is not None:
             return self.guard.fetch(self.cache, key, self.load)
-        return cache_aside(self.cache, key, self.load)
+        return _aside(self.cache, key, self.load)
 
     def invalidate(self, *keys):
         """Drop keys from the cache; return how many were there."""
@@ -312,7 +315,7 @@ class WriteBehind(_Pattern):
         if slot is not None:
             _put(self.cache, key, slot[1])
             return slot[1]
-        return cache_aside(self.cache, key, self.load)
+        return _aside(self.cache, key, self.load)
 
     def pump(self):
         """Flush full batches, and everything if flush_interval has passed; return writes flushed."""
