@@ -13,7 +13,8 @@ import io
 import numpy as np
 
 from .simulation import gaps_to_opt
-from .views import HIT, MISS, NEUTRAL, READ, WRITE, box_colour, departed, hit_rate_chart
+from .views import (HIT, MISS, NEUTRAL, READ, WRITE, _labelled, box_colour, departed,
+                    hit_rate_chart)
 
 __all__ = [
     "Canvas",
@@ -121,7 +122,7 @@ def plot_ttl_timeline(run, ax=None):
 def _layout(state):
     """Place a state's rows on one line: [(x, row, key or None for the label)]."""
     cells, x = [], 0.0
-    labelled = not (len(state) == 1 and state[0].label == "cache")
+    labelled = _labelled(state)
     for row in state:
         if labelled:
             cells.append((x, row, None))

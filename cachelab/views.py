@@ -79,8 +79,13 @@ def departed(step):
     return "evicted", () if step.evicted is None else (step.evicted,)
 
 
+def _labelled(rows):
+    """False for a plain cache's state, one row named "cache": it is drawn without the name."""
+    return not (len(rows) == 1 and rows[0].label == "cache")
+
+
 def _state_text(rows):
-    if len(rows) == 1 and rows[0].label == "cache":
+    if not _labelled(rows):
         return row_text(rows[0])
     return "  ".join(f"{row.label}: {row_text(row)}" for row in rows)
 
@@ -130,12 +135,11 @@ def _html_box(key, row, step):
 
 def _html_state(step):
     """One step's rows as labelled rows of boxes; the hand is a ▸ before its key."""
-    parts = []
+    parts, labelled = [], _labelled(step.state)
     for row in step.state:
         boxes = ("".join(_html_box(key, row, step) for key in row.keys)
                  or '<span style="color:#aaaaaa">-</span>')
-        named = ("" if len(step.state) == 1 and row.label == "cache"
-                 else f"<b>{html.escape(row.label)}</b> ")
+        named = f"<b>{html.escape(row.label)}</b> " if labelled else ""
         parts.append(f'<span style="margin-right:1.2em;white-space:nowrap">{named}{boxes}</span>')
     return "".join(parts)
 
