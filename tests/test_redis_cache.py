@@ -2,7 +2,6 @@
 
 import logging
 import os
-import pickle
 import signal
 import socket
 import time
@@ -14,6 +13,7 @@ from cachelab.caches import CacheInfo, CacheLike, ExpiringCache
 from cachelab.ecommerce import ECommerceService
 from cachelab.patterns import CacheAside, WriteThrough
 from cachelab.redis_cache import JSON, PICKLE, RedisCache, TwoLevelCache
+from cachelab.security import payload_ran, planted_payload, reset_payload
 from cachelab.servers import redis_server
 from cachelab.store import Store
 from cachelab.workloads import read_write_workload
@@ -118,36 +118,23 @@ def test_a_value_json_cannot_encode_is_refused_at_set_time_naming_the_fix(make_r
     assert len(cache) == 0  # nothing half-stored
 
 
-# A pickle payload whose only effect, when unpickled, is to raise this flag.
-PLANTED = []
-
-
-def _plant_flag():
-    PLANTED.append(True)
-    return "planted"
-
-
-class _Payload:
-    def __reduce__(self):
-        return (_plant_flag, ())
-
-
 def test_a_planted_pickle_payload_is_never_unpickled_by_the_json_cache(make_redis_cache, caplog):
     cache = make_redis_cache()
     assert cache.codec is JSON
-    payload = pickle.dumps(_Payload())
+    payload = planted_payload()  # its only effect, when unpickled, is to raise payload_ran()
     _raw(cache).set(cache._name("product:1"), payload)  # someone with write access plants it
-    PLANTED.clear()
+    reset_payload()
     with Store(delay=0) as store:
         store.put("product:1", {"id": 1})
         with caplog.at_level(logging.WARNING, logger="cachelab.redis"):
             assert CacheAside(cache, store.get).read("product:1") == {"id": 1}  # a miss, from the DB
-    assert PLANTED == [] and "cannot read" in caplog.text
+    assert not payload_ran() and "cannot read" in caplog.text
     assert cache["product:1"] == {"id": 1}  # the miss overwrote the payload
     # The same bytes through the pickle codec run the payload: the test above can fail.
     unsafe = make_redis_cache(codec=PICKLE)
     _raw(unsafe).set(unsafe._name("k"), payload)
-    assert unsafe.get("k") == "planted" and PLANTED == [True]
+    assert unsafe.get("k") == {"name": "innocent-looking value"} and payload_ran()
+    reset_payload()
 
 
 def test_cached_memoizes_over_redis_with_tuple_keys(make_redis_cache):
