@@ -367,19 +367,7 @@ class RedisCache:
             datas = self._call(self._breakers[None], self.client.mget, names)
             if datas is MISSING:
                 datas = [None] * len(names)
-        out, hits, loads = [], 0, self.codec.loads
-        for name, data in zip(names, datas):
-            if data is not None:
-                try:
-                    out.append(loads(data))
-                    hits += 1
-                    continue
-                except Exception:
-                    self._decode(name, data)  # logs it
-            out.append(default)
-        self._hits += hits
-        self._misses += len(names) - hits
-        return out
+        return [self._count(name, data, default) for name, data in zip(names, datas)]
 
     def __contains__(self, key):
         name = self._name(key)
@@ -461,21 +449,17 @@ class RedisCache:
     def _scan(self, client):
         return list(client.scan_iter(match=_glob_escape(self.prefix) + "*", count=500))
 
-    def _unlink(self, names):
+    def _unlink(self, names, client=None):
         # One key per UNLINK in a pipeline: a cluster refuses multi-key commands across slots.
-        pipe = self.client.pipeline(transaction=False)
-        for name in names:
-            pipe.unlink(name)
-        pipe.execute()
-
-    def _clear_prefix(self, client=None):
-        client = client or self.client
-        names = self._scan(client)
         if names:
-            pipe = client.pipeline(transaction=False)
+            pipe = (client or self.client).pipeline(transaction=False)
             for name in names:
                 pipe.unlink(name)
             pipe.execute()
+
+    def _clear_prefix(self, client=None):
+        client = client or self.client
+        self._unlink(self._scan(client), client)
 
     def clear(self):
         """Delete every key under this cache's prefix (SCAN + UNLINK) and reset the counts."""
