@@ -22,6 +22,7 @@ import numpy as np
 
 from ._checks import check_int, check_seconds
 from .caches import MISSING, FakeClock, TTLCache
+from .patterns import WriteBehind
 
 __all__ = [
     "SCENARIOS",
@@ -546,8 +547,6 @@ LagResult.__doc__ = ("Write-behind over a workload: seconds from a write returni
 
 def write_behind_lag(ops, flush_interval, *, batch_size=50, gap=0.1):
     """Run `ops` through write-behind in simulated time; return how long the database lagged."""
-    from .patterns import WriteBehind
-
     clock = FakeClock()
     written_at = {}
     lags = []
