@@ -239,11 +239,6 @@ return 0
 """
 
 
-def _check_lease(lease):
-    check_seconds("lease", lease, positive=True)
-    return lease
-
-
 class RedisLock:
     """A lease on one name in Redis: `SET name token NX PX lease`, released by compare-and-delete.
 
@@ -265,7 +260,7 @@ class RedisLock:
                  clock=time.monotonic, sleep=time.sleep, random=_random.random):
         self.client = client
         self.name = name
-        self.lease = _check_lease(lease)
+        self.lease = check_seconds("lease", lease, positive=True)
         self.timeout = check_seconds("timeout", timeout)
         self.backoff = check_seconds("backoff", backoff, positive=True)
         self.max_backoff = check_seconds("max_backoff", max_backoff, positive=True)
@@ -334,7 +329,7 @@ class RedisLockGuard:
                  random=_random.random):
         self.client = client
         self.prefix = prefix
-        self.lease = _check_lease(lease)
+        self.lease = check_seconds("lease", lease, positive=True)
         self.timeout = check_seconds("timeout", timeout)
         self.ttl = ttl
         self.backoff = check_seconds("backoff", backoff, positive=True)
