@@ -12,9 +12,8 @@ import io
 
 import numpy as np
 
-from .simulation import gaps_to_opt
-from .views import (HIT, MISS, NEUTRAL, READ, WRITE, _labelled, box_colour, departed,
-                    hit_rate_chart)
+from .views import (HIT, MISS, NEUTRAL, READ, WRITE, _gap_points, _labelled, box_colour,
+                    departed, hit_rate_chart)
 
 __all__ = [
     "Canvas",
@@ -235,9 +234,8 @@ def plot_policy_curves(curves, size=None, axes=None):
     at = len(sizes) // 2 if size is None else int(np.argmin(np.abs(np.asarray(sizes) - size)))
     plot_chart(hit_rate_chart(curves, at=int(sizes[at])), left)
     if "OPT" in curves:
-        gaps = gaps_to_opt(curves)
-        names = sorted(gaps, key=lambda n: gaps[n][at])
-        right.barh(names, [100 * gaps[n][at] for n in names], color=MISS)
+        gaps = _gap_points(curves, at)
+        right.barh([name for name, _ in gaps], [points for _, points in gaps], color=MISS)
         right.invert_yaxis()
         right.set_xlabel("points of hit ratio below OPT")
         right.set_title(f"gap to OPT at size {sizes[at]}", fontsize=10)

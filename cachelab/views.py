@@ -267,14 +267,18 @@ def svg_chart(chart, *, width=600, height=300):
     return "".join(parts)
 
 
+def _gap_points(curves, at):
+    """[(policy, points of hit ratio it leaves to OPT)] at the `at`-th size, smallest gap first."""
+    gaps = gaps_to_opt(curves)
+    return sorted(((name, 100 * float(gap[at])) for name, gap in gaps.items()),
+                  key=lambda pair: pair[1])
+
+
 def html_gaps(curves, size):
     """Return HTML bars: how many points of hit ratio each policy leaves to OPT at `size`."""
     sizes = [int(s) for s in next(iter(curves.values())).sizes]
-    at = sizes.index(size)
-    gaps = gaps_to_opt(curves)
     rows = []
-    for name in sorted(gaps, key=lambda n: gaps[n][at]):
-        points = 100 * float(gaps[name][at])
+    for name, points in _gap_points(curves, sizes.index(size)):
         rows.append(f'<div style="white-space:nowrap"><span style="display:inline-block;'
                     f'width:5em">{html.escape(name)}</span><span style="display:inline-block;'
                     f'width:{3 * points:.0f}px;height:0.8em;background:{MISS}"></span> '
