@@ -191,4 +191,4 @@ def hit_rate_table(workload, sizes=HIT_RATE_SIZES, policies=CLASSIC_POLICIES, *,
     if not sizes or not policies:
         raise ValueError("sizes and policies must each name at least one value")
     trace = make_trace(workload, n_requests, n_keys, alpha, seed=seed)
-    return compare_policies(trace, sizes, [policy.upper() for policy in policies], seed=seed)
+    return compare_policies(trace, sizes, policies, seed=seed)  # it reads names in any case
