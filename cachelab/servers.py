@@ -10,6 +10,8 @@ import os
 import time
 from urllib.parse import quote
 
+from ._checks import check_int
+
 __all__ = ["REDIS_URL_ENV", "RedisCluster", "RedisServer", "redis_cluster", "redis_server"]
 
 REDIS_URL_ENV = "CACHELAB_REDIS_URL"
@@ -179,8 +181,7 @@ def redis_cluster(nodes=3, config=None, *, timeout=10.0, **config_overrides):
     their keys when one node is lost.  Config (e.g. `requirepass`) reaches
     every node.
     """
-    if nodes < 1:
-        raise ValueError(f"nodes must be >= 1, got {nodes!r}")
+    nodes = check_int("nodes", nodes, 1)
     config = {"cluster-enabled": "yes", "cluster-node-timeout": 2000,
               "cluster-require-full-coverage": "no", **(config or {}), **config_overrides}
     started = []
