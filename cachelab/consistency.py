@@ -23,6 +23,7 @@ import numpy as np
 from ._checks import check_int, check_seconds
 from .caches import MISSING, FakeClock, TTLCache
 from .patterns import WriteBehind
+from .workloads import zipf
 
 __all__ = [
     "SCENARIOS",
@@ -493,8 +494,7 @@ def ttl_tradeoff(ttls, *, n_keys=100, reads_per_second=20.0, update_every=300.0,
     rng = np.random.default_rng(seed)
     n_reads = rng.poisson(reads_per_second * duration)
     read_times = np.sort(rng.random(n_reads) * duration)
-    weights = np.arange(1, n_keys + 1, dtype=float) ** -alpha
-    read_keys = rng.choice(n_keys, size=n_reads, p=weights / weights.sum())
+    read_keys = zipf(n_reads, n_keys, alpha, rng=rng)
     n_updates = rng.poisson(n_keys * duration / update_every)
     update_times = np.sort(rng.random(n_updates) * duration)
     update_keys = rng.integers(0, n_keys, size=n_updates)
