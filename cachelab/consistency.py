@@ -454,13 +454,13 @@ def race_table(strategies=None, scenarios=None, *, cache=None):
 
 def format_outcome(outcome):
     """Return an Outcome's trace and verdict as text."""
-    lines = list(outcome.trace)
-    verdict = (f"STALE: cache {outcome.cached}, database {outcome.db}, for "
-               f"{'ever (until evicted)' if outcome.stale_for == math.inf else f'{outcome.stale_for:g} s'}"
-               if outcome.stale else
-               f"fresh: cache {'empty' if outcome.cached is None else outcome.cached}, "
-               f"database {outcome.db}")
-    return "\n".join(lines + [verdict])
+    if outcome.stale:
+        lasting = "ever (until evicted)" if outcome.stale_for == math.inf else f"{outcome.stale_for:g} s"
+        verdict = f"STALE: cache {outcome.cached}, database {outcome.db}, for {lasting}"
+    else:
+        cached = "empty" if outcome.cached is None else outcome.cached
+        verdict = f"fresh: cache {cached}, database {outcome.db}"
+    return "\n".join([*outcome.trace, verdict])
 
 
 def format_race_table(rows):
