@@ -280,18 +280,26 @@ class RedisLock:
         """Take the lock, waiting up to timeout seconds; raise LockTimeout if it stays taken."""
         timeout = self.timeout if timeout is None else check_seconds("timeout", timeout)
         deadline = self.clock() + timeout
-        for attempt in itertools.count():
+        if self.try_acquire():
+            return True
+        if not blocking:
+            return False
+        for _ in self._waits(deadline):
             if self.try_acquire():
                 return True
-            if not blocking:
-                return False
+        left = self.client.pttl(self.name)
+        raise LockTimeout(f"could not take lock {self.name!r} within timeout={timeout} s; "
+                          f"its holder's lease has {left} ms left")
+
+    def _waits(self, deadline):
+        """Sleep a growing, jittered pause (so waiters do not poll in step) and yield, until deadline."""
+        for attempt in itertools.count():
             now = self.clock()
             if now >= deadline:
-                left = self.client.pttl(self.name)
-                raise LockTimeout(f"could not take lock {self.name!r} within timeout={timeout} s; "
-                                  f"its holder's lease has {left} ms left")
+                return
             pause = min(self.max_backoff, self.backoff * 2 ** min(attempt, 30))
-            self.sleep(min(pause * (0.5 + self.random() / 2), max(0.0, deadline - now)))
+            self.sleep(min(pause * (0.5 + self.random() / 2), deadline - now))
+            yield attempt
 
     def release(self):
         """Delete the lock if we still hold it; return True if we did, False if the lease had passed."""
@@ -350,28 +358,23 @@ class RedisLockGuard:
         if value is not MISSING:
             return value
         lock = self.lock(key)
-        deadline = self.clock() + self.timeout
-        pause = self.backoff
-        while True:
-            if lock.try_acquire():
-                try:
-                    value = cache.get(key, MISSING)
-                    if value is MISSING:
-                        self.loads += 1
-                        value = load(key)
-                        _store(cache, key, value, self.ttl)
-                    return value
-                finally:
-                    lock.release()
-            now = self.clock()
-            if now >= deadline:
+        waits = lock._waits(self.clock() + self.timeout)
+        while not lock.try_acquire():
+            if next(waits, None) is None:
                 raise LockTimeout(f"waited timeout={self.timeout} s for key {key!r}: the lock "
                                   f"{lock.name!r} stayed taken and no value appeared")
-            self.sleep(min(pause * (0.5 + self.random() / 2), deadline - now))
-            pause = min(self.max_backoff, pause * 2)
             value = cache.get(key, MISSING)
             if value is not MISSING:
                 return value
+        try:
+            value = cache.get(key, MISSING)
+            if value is MISSING:
+                self.loads += 1
+                value = load(key)
+                _store(cache, key, value, self.ttl)
+            return value
+        finally:
+            lock.release()
 
     def __repr__(self):
         return f"RedisLockGuard(prefix={self.prefix!r}, lease={self.lease}, timeout={self.timeout})"
