@@ -21,7 +21,7 @@ import warnings
 import weakref
 
 from ._checks import check_callable, check_int, check_seconds
-from .caches import MISSING as _MISSING, CacheLike
+from .caches import MISSING as _MISSING, CacheLike, ExpiringCache
 
 __all__ = [
     "CacheAside",
@@ -60,10 +60,16 @@ class QueueFullError(RuntimeError):
     """The write-behind queue stayed full for longer than the write's timeout."""
 
 
-def _put(cache, key, value):
-    """Store in the cache; a value too large for it is simply not cached."""
+def _put(cache, key, value, ttl=None):
+    """Store in the cache (for ttl seconds, if given); a value too large for it is simply not cached."""
     try:
-        cache[key] = value
+        if ttl is None:
+            cache[key] = value
+        elif isinstance(cache, ExpiringCache):
+            cache.set(key, value, ttl)
+        else:
+            raise TypeError(f"cache must have set(key, value, ttl) to store a TTL, such as "
+                            f"cachelab.TTLCache or RedisCache; got {type(cache).__name__}")
     except ValueError:
         cache.pop(key, None)
 

@@ -35,6 +35,7 @@ import uuid
 
 from ._checks import check_callable, check_seconds
 from .caches import MISSING, ExpiringCache
+from .patterns import _put
 
 __all__ = [
     "AsyncSingleFlight",
@@ -56,28 +57,12 @@ __all__ = [
 ]
 
 
-# -- storing, with or without a TTL -------------------------------------------------------------
-
-def _store(cache, key, value, ttl=None):
-    """cache[key] = value, or cache.set(key, value, ttl) when a TTL is asked for."""
-    try:
-        if ttl is None:
-            cache[key] = value
-        elif isinstance(cache, ExpiringCache):
-            cache.set(key, value, ttl)
-        else:
-            raise TypeError(f"cache must have set(key, value, ttl) to store a TTL, such as "
-                            f"cachelab.TTLCache or RedisCache; got {type(cache).__name__}")
-    except ValueError:
-        cache.pop(key, None)  # too large for this cache: simply not cached
-
-
 def _load_and_store(cache, key, load, ttl=None):
     """Load and store, unless a caller that just finished already stored it."""
     value = cache.get(key, MISSING)
     if value is MISSING:
         value = load(key)  # raises before anything is cached
-        _store(cache, key, value, ttl)
+        _put(cache, key, value, ttl)
     return value
 
 
@@ -213,7 +198,7 @@ class AsyncSingleFlight:
                 value = cache.get(key, MISSING)
                 if value is MISSING:
                     value = await load(key)
-                    _store(cache, key, value, ttl)
+                    _put(cache, key, value, ttl)
                 return value
 
             value = await self.do(key, load_and_store)
@@ -371,7 +356,7 @@ class RedisLockGuard:
             if value is MISSING:
                 self.loads += 1
                 value = load(key)
-                _store(cache, key, value, self.ttl)
+                _put(cache, key, value, self.ttl)
             return value
         finally:
             lock.release()
@@ -441,7 +426,7 @@ class StaleWhileRevalidate:
         now = self.clock()
         entry = {"value": value, "soft_expiry": now + self.soft_ttl, "hard_expiry": now + self.hard_ttl}
         # The cache forgets the envelope at the hard expiry on its own, when it can.
-        _store(cache, key, entry, self.hard_ttl if isinstance(cache, ExpiringCache) else None)
+        _put(cache, key, entry, self.hard_ttl if isinstance(cache, ExpiringCache) else None)
         return value
 
     def fetch(self, cache, key, load):
@@ -583,8 +568,8 @@ class XFetch:
                     self._count("misses")
                 if self.marker:
                     mark = self.marker_ttl if self.marker_ttl is not None else 10 * entry["delta"]
-                    _store(cache, key, dict(entry, marked_until=now + max(mark, 1e-3)),
-                           self._physical_ttl(cache, entry["expiry"] - now))
+                    _put(cache, key, dict(entry, marked_until=now + max(mark, 1e-3)),
+                         self._physical_ttl(cache, entry["expiry"] - now))
             else:
                 self._count("misses")
             self._count("recomputes")
@@ -592,7 +577,7 @@ class XFetch:
         value = load(key)
         end = self.clock()
         entry = {"value": value, "delta": end - start, "expiry": end + self.ttl}
-        _store(cache, key, entry, self._physical_ttl(cache, self.ttl))
+        _put(cache, key, entry, self._physical_ttl(cache, self.ttl))
         return value
 
     def _physical_ttl(self, cache, ttl):
@@ -634,7 +619,7 @@ class Jitter:
     def set(self, cache, key, value, ttl):
         """cache.set(key, value, jittered ttl); return the TTL used."""
         ttl = self(ttl)
-        _store(cache, key, value, ttl)
+        _put(cache, key, value, ttl)
         return ttl
 
     def __repr__(self):
@@ -669,6 +654,6 @@ def prewarm(cache, keys, load, *, ttl=None, jitter=0.0, random=None, progress=Tr
     loaded = 0
     for key in Bar(keys, desc="pre-warming", unit="key", disable=not progress, file=file):
         if cache.get(key, MISSING) is MISSING:
-            _store(cache, key, load(key), None if ttl is None else jittered_ttl(ttl, jitter, spread))
+            _put(cache, key, load(key), None if ttl is None else jittered_ttl(ttl, jitter, spread))
             loaded += 1
     return loaded
