@@ -25,7 +25,7 @@ ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root)
 # The learner's copy of the course (workspace/, made once, never overwritten) from the source in notebooks/.
 lab: $(VENV)/.installed-lab
 	$(PY) tools/assignments.py self-study workspace
-	cd workspace && $(CURDIR)/$(BIN)/jupyter lab $(ROOT_FLAG) 00-index.ipynb
+	cd workspace && $(abspath $(BIN))/jupyter lab $(ROOT_FLAG) 00-index.ipynb
 
 # nbgrader: the student release in classroom/release/, one assignment per notebook.
 assignments: $(VENV)/.installed-lab
