@@ -318,10 +318,9 @@ class WriteBehind(_Pattern):
             return value
         with self._cond:
             slot = self._pending.get(key)
-        if slot is not None:
-            _put(self.cache, key, slot[1])
-            return slot[1]
-        return _aside(self.cache, key, self.load)
+        value = slot[1] if slot is not None else self.load(key)  # raises before anything is cached
+        _put(self.cache, key, value)
+        return value
 
     def pump(self):
         """Flush full batches, and everything if flush_interval has passed; return writes flushed."""
