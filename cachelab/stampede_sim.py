@@ -104,8 +104,7 @@ def _quantile(sorted_slow, n_fast, fast, q):
 
 
 def _max_concurrent(starts, delta):
-    """Most loads running at once; every load lasts delta, and one ending as another starts does not overlap."""
-    starts = sorted(starts)
+    """Most loads at once, from sorted starts each lasting delta (one ending as another starts: no overlap)."""
     best = lo = 0
     for hi, start in enumerate(starts):
         while starts[lo] + delta <= start:
