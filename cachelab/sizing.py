@@ -53,7 +53,8 @@ def deep_getsizeof(value):
         if attrs is not None:
             stack.append(attrs)
         for cls in type(obj).__mro__:
-            for slot in getattr(cls, "__slots__", ()):
+            slots = getattr(cls, "__slots__", ())
+            for slot in (slots,) if isinstance(slots, str) else slots:  # __slots__ = "x" is one slot
                 if slot not in ("__dict__", "__weakref__") and hasattr(obj, slot):
                     stack.append(getattr(obj, slot))
     return total

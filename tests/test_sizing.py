@@ -99,3 +99,16 @@ def test_entry_bound_holds_under_a_million_inserts():
 
 def test_record_is_about_a_kilobyte():
     assert 800 < deep_getsizeof(record(7)) < 1600
+
+
+def test_a_single_string_slot_is_one_slot_not_its_letters():
+    """`__slots__ = "payload"` names one slot; its value must be counted, not the name's letters."""
+    from cachelab.sizing import deep_getsizeof
+
+    class Box:
+        __slots__ = "payload"
+
+        def __init__(self, payload):
+            self.payload = payload
+
+    assert deep_getsizeof(Box("x" * 5000)) > 5000
