@@ -346,6 +346,8 @@ class RedisCache:
 
     def _by_server(self, names):
         """Group Redis keys by the breaker of the server holding them: breaker -> [names]."""
+        if not self._cluster:
+            return {self._breakers[None]: list(names)} if names else {}
         groups = {}
         for name in names:
             groups.setdefault(self._breaker(name), []).append(name)
@@ -354,20 +356,18 @@ class RedisCache:
     def get_many(self, keys, default=None):
         """Return a list of values for keys in one round trip per server (MGET); default for each miss."""
         names = [self._name(key) for key in keys]
-        if not names:
-            return []
-        if self._cluster:
-            found = {}
-            for breaker, group in self._by_server(names).items():
-                datas = self._call(breaker, self.client.mget_nonatomic, group)
-                if datas is not MISSING:
-                    found.update(zip(group, datas))
-            datas = [found.get(name) for name in names]
-        else:
-            datas = self._call(self._breakers[None], self.client.mget, names)
-            if datas is MISSING:
-                datas = [None] * len(names)
-        return [self._count(name, data, default) for name, data in zip(names, datas)]
+        found = self._mget(names)
+        return [self._count(name, found.get(name), default) for name in names]
+
+    def _mget(self, names):
+        """{name: data or None} for the names whose server answered, one MGET per server."""
+        mget = self.client.mget_nonatomic if self._cluster else self.client.mget
+        found = {}
+        for breaker, group in self._by_server(names).items():
+            datas = self._call(breaker, mget, group)
+            if datas is not MISSING:
+                found.update(zip(group, datas))
+        return found
 
     def __contains__(self, key):
         name = self._name(key)
@@ -487,14 +487,8 @@ class RedisCache:
 
     def items(self):
         """(key, value) pairs, read without counting hits, as the other caches' items() do."""
-        pairs = []
-        mget = self.client.mget_nonatomic if self._cluster else self.client.mget
-        for breaker, group in self._by_server(self._names()).items():
-            datas = self._call(breaker, mget, group)
-            if datas is not MISSING:
-                pairs += [(self._key(n), self.codec.loads(d)) for n, d in zip(group, datas)
-                          if d is not None]
-        return pairs
+        return [(self._key(n), self.codec.loads(d)) for n, d in self._mget(self._names()).items()
+                if d is not None]
 
     # -- statistics
 
