@@ -646,13 +646,15 @@ def prewarm(cache, keys, load, *, ttl=None, jitter=0.0, random=None, progress=Tr
     check_jitter(jitter)
     spread = random if random is not None else _random.random
     keys = list(keys)
-    from tqdm.auto import tqdm
+    if progress:  # only then: tqdm takes about 0.1 s to import, which a simulation need not pay
+        from tqdm.auto import tqdm
 
-    class Bar(tqdm):
-        monitor_interval = 0  # no monitor thread left behind after the bar closes
+        class Bar(tqdm):
+            monitor_interval = 0  # no monitor thread left behind after the bar closes
 
+        keys = Bar(keys, desc="pre-warming", unit="key", file=file)
     loaded = 0
-    for key in Bar(keys, desc="pre-warming", unit="key", disable=not progress, file=file):
+    for key in keys:
         if cache.get(key, MISSING) is MISSING:
             _put(cache, key, load(key), None if ttl is None else jittered_ttl(ttl, jitter, spread))
             loaded += 1
