@@ -1,15 +1,14 @@
 """Views of the stampede simulator for notebook 10: SVG charts, text tables and sliders.
 
-The charts are SVG strings drawn from what `cachelab.stampede_sim`
-returns, so a slider update costs a simulation and some string joins
-(no matplotlib).  Each widget is an `ipywidgets.interactive` over a pure
+The charts are SVG strings drawn by `cachelab.views` from what
+`cachelab.stampede_sim` returns, so a slider update costs a simulation
+and some string joins (no matplotlib).  Each widget is an `ipywidgets.interactive` over a pure
 function; `widget.result` holds that function's data for tests.
 `import cachelab` does not import this module.
 """
 
-import html
-
 from . import stampede_sim as sim
+from .views import svg_lines, svg_panels
 
 __all__ = [
     "avalanche_widget",
@@ -17,105 +16,10 @@ __all__ = [
     "cures_widget",
     "format_results",
     "stampede_widget",
-    "svg_bars",
     "svg_compare",
     "svg_db_load",
-    "svg_lines",
     "svg_sweep",
 ]
-
-_COLOURS = ("#c44e52", "#4c72b0", "#55a868", "#8172b2", "#ccb974", "#64b5cd", "#dd8452")
-
-
-def _svg_open(width, height, title):
-    return [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
-            f'font-family="sans-serif" font-size="11">',
-            f'<text x="{width / 2:.0f}" y="16" text-anchor="middle" font-size="13">'
-            f'{html.escape(title)}</text>']
-
-
-def _nice_top(value):
-    """A round number >= value for the top of an axis."""
-    if value <= 0:
-        return 1
-    step = 10 ** len(str(int(value))) / 10
-    for mult in (1, 2, 2.5, 5, 10):
-        if step * mult >= value:
-            return step * mult
-    return 10 * step
-
-
-def svg_lines(x, series, *, title="", xlabel="", ylabel="", xticks=None, yticks=None, width=600,
-              height=260):
-    """A line chart: x values, and {name: y values}; the legend sits at the right.
-
-    `xticks` and `yticks` are lists of (value, label) for the axes, e.g. for a
-    log scale; by default the y axis starts at 0 and both get round numbers.
-    """
-    left, right, top, bottom = 50, width - 130, 28, height - 40
-    low, high = min(x), max(x)
-    if yticks is None:
-        peak = _nice_top(max((max(ys) for ys in series.values() if len(ys)), default=1))
-        yticks = [(peak * f, f"{peak * f:g}") for f in (0, 0.25, 0.5, 0.75, 1)]
-    floor, peak = yticks[0][0], yticks[-1][0]
-
-    def px(v):
-        return left + (v - low) / ((high - low) or 1) * (right - left)
-
-    def py(v):
-        return bottom - (v - floor) / ((peak - floor) or 1) * (bottom - top)
-
-    parts = _svg_open(width, height, title)
-    for value, label in yticks:
-        parts.append(f'<line x1="{left}" x2="{right}" y1="{py(value):.1f}" y2="{py(value):.1f}" '
-                     f'stroke="#e5e5e5"/><text x="{left - 5}" y="{py(value) + 4:.1f}" '
-                     f'text-anchor="end">{html.escape(str(label))}</text>')
-    if xticks is None:
-        step = _nice_top((high - low) / 4)
-        first = -(-low // step) * step
-        xticks = [(first + k * step, f"{first + k * step:g}")
-                  for k in range(int((high - first) // step) + 1)]
-    for value, label in xticks:
-        parts.append(f'<text x="{px(value):.1f}" y="{bottom + 15}" text-anchor="middle">'
-                     f'{html.escape(str(label))}</text>')
-    parts.append(f'<text x="{(left + right) / 2:.0f}" y="{height - 6}" text-anchor="middle">'
-                 f'{html.escape(xlabel)}</text><text transform="translate(12 {(top + bottom) / 2:.0f}) '
-                 f'rotate(-90)" text-anchor="middle">{html.escape(ylabel)}</text>')
-    for i, (name, ys) in enumerate(series.items()):
-        colour = _COLOURS[i % len(_COLOURS)]
-        points = " ".join(f"{px(a):.1f},{py(b):.1f}" for a, b in zip(x, ys))
-        parts.append(f'<polyline points="{points}" fill="none" stroke="{colour}" stroke-width="1.5"/>'
-                     f'<line x1="{right + 10}" x2="{right + 28}" y1="{top + 14 * i}" y2="{top + 14 * i}" '
-                     f'stroke="{colour}" stroke-width="2"/><text x="{right + 33}" '
-                     f'y="{top + 14 * i + 4}">{html.escape(str(name))}</text>')
-    parts.append("</svg>")
-    return "".join(parts)
-
-
-def svg_bars(panels, *, title="", width=720, row=16):
-    """Side-by-side horizontal bar panels: {panel title: {label: value}}, same labels in each."""
-    labels = list(next(iter(panels.values())))
-    label_w, gap = 95, 14
-    panel_w = (width - label_w - gap * len(panels)) / len(panels)
-    height = 44 + row * len(labels)
-    parts = _svg_open(width, height, title)
-    for i, label in enumerate(labels):
-        parts.append(f'<text x="{label_w - 6}" y="{40 + row * i + 11}" text-anchor="end">'
-                     f'{html.escape(str(label))}</text>')
-    for p, (name, values) in enumerate(panels.items()):
-        x0 = label_w + p * (panel_w + gap)
-        peak = max(values.values()) or 1
-        parts.append(f'<text x="{x0 + panel_w / 2:.0f}" y="34" text-anchor="middle" '
-                     f'font-weight="bold">{html.escape(name)}</text>')
-        for i, label in enumerate(labels):
-            value = values[label]
-            bar = value / peak * (panel_w - 55)
-            parts.append(f'<rect x="{x0:.1f}" y="{40 + row * i + 2}" width="{bar:.1f}" '
-                         f'height="{row - 4}" fill="{_COLOURS[p % len(_COLOURS)]}"/>'
-                         f'<text x="{x0 + bar + 4:.1f}" y="{40 + row * i + 11}">{value:.3g}</text>')
-    parts.append("</svg>")
-    return "".join(parts)
-
 
 def format_results(results):
     """A text table of SimResults, one row per strategy (or per client count)."""
@@ -129,7 +33,7 @@ def format_results(results):
 
 def svg_compare(results, *, title=""):
     """Three panels for compare()'s results: loads per expiry, p99 latency (ms), stale reads."""
-    return svg_bars({
+    return svg_panels({
         "DB loads per expiry": {n: r.loads_per_expiry for n, r in results.items()},
         "p99 latency (ms)": {n: r.p99 * 1000 for n, r in results.items()},
         "stale reads": {n: r.stale_reads for n, r in results.items()},

@@ -36,6 +36,8 @@ __all__ = [
     "step_table",
     "svg_bars",
     "svg_chart",
+    "svg_lines",
+    "svg_panels",
     "svg_ttl_timeline",
 ]
 
@@ -47,7 +49,7 @@ NEUTRAL = "#dddddd"  # any other cached key, and an entry's lifetime
 GHOST = "#ffffff"    # a ghost: a name whose value is gone (drawn dashed)
 READ = "#4c72b0"     # reads, in the write-pattern measurements
 WRITE = "#dd8452"    # writes, likewise
-# Policy lines: no green or red, which mean hit and miss.
+# Lines of any chart (policies, strategies): no green or red, which mean hit and miss.
 _SERIES = ("#1f77b4", "#ff7f0e", "#8c564b", "#9467bd", "#17becf", "#e377c2", "#7f7f7f",
            "#bcbd22", "#393b79")
 
@@ -342,6 +344,99 @@ def svg_bars(labels, series, *, title="", unit="", log=False, width=420):
     for b, (name, colour, _) in enumerate(series):
         parts.append(f'<rect x="{left}" y="{y + 16 * b}" width="10" height="10" fill="{colour}"/>'
                      f'<text x="{left + 14}" y="{y + 16 * b + 9}">{html.escape(name)}</text>')
+    parts.append("</svg>")
+    return "".join(parts)
+
+
+# -- general line charts and bar panels (notebook 10's simulator) -------------------
+
+def _svg_open(width, height, title):
+    """The opening tag and the centred title of a general chart."""
+    return [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
+            f'font-family="sans-serif" font-size="11">',
+            f'<text x="{width / 2:.0f}" y="16" text-anchor="middle" font-size="13">'
+            f'{html.escape(title)}</text>']
+
+
+def _nice_top(value):
+    """A round number >= value for the top of an axis."""
+    if value <= 0:
+        return 1
+    step = 10 ** len(str(int(value))) / 10
+    for mult in (1, 2, 2.5, 5, 10):
+        if step * mult >= value:
+            return step * mult
+    return 10 * step
+
+
+def svg_lines(x, series, *, title="", xlabel="", ylabel="", xticks=None, yticks=None, width=600,
+              height=260):
+    """A line chart: x values, and {name: y values}; the legend sits at the right.
+
+    `xticks` and `yticks` are lists of (value, label) for the axes, e.g. for a
+    log scale; by default the y axis starts at 0 and both get round numbers.
+    """
+    left, right, top, bottom = 50, width - 130, 28, height - 40
+    low, high = min(x), max(x)
+    if yticks is None:
+        peak = _nice_top(max((max(ys) for ys in series.values() if len(ys)), default=1))
+        yticks = [(peak * f, f"{peak * f:g}") for f in (0, 0.25, 0.5, 0.75, 1)]
+    floor, peak = yticks[0][0], yticks[-1][0]
+
+    def px(v):
+        return left + (v - low) / ((high - low) or 1) * (right - left)
+
+    def py(v):
+        return bottom - (v - floor) / ((peak - floor) or 1) * (bottom - top)
+
+    parts = _svg_open(width, height, title)
+    for value, label in yticks:
+        parts.append(f'<line x1="{left}" x2="{right}" y1="{py(value):.1f}" y2="{py(value):.1f}" '
+                     f'stroke="#e5e5e5"/><text x="{left - 5}" y="{py(value) + 4:.1f}" '
+                     f'text-anchor="end">{html.escape(str(label))}</text>')
+    if xticks is None:
+        step = _nice_top((high - low) / 4)
+        first = -(-low // step) * step
+        xticks = [(first + k * step, f"{first + k * step:g}")
+                  for k in range(int((high - first) // step) + 1)]
+    for value, label in xticks:
+        parts.append(f'<text x="{px(value):.1f}" y="{bottom + 15}" text-anchor="middle">'
+                     f'{html.escape(str(label))}</text>')
+    parts.append(f'<text x="{(left + right) / 2:.0f}" y="{height - 6}" text-anchor="middle">'
+                 f'{html.escape(xlabel)}</text><text transform="translate(12 {(top + bottom) / 2:.0f}) '
+                 f'rotate(-90)" text-anchor="middle">{html.escape(ylabel)}</text>')
+    for i, (name, ys) in enumerate(series.items()):
+        colour = _SERIES[i % len(_SERIES)]
+        points = " ".join(f"{px(a):.1f},{py(b):.1f}" for a, b in zip(x, ys))
+        parts.append(f'<polyline points="{points}" fill="none" stroke="{colour}" stroke-width="1.5"/>'
+                     f'<line x1="{right + 10}" x2="{right + 28}" y1="{top + 14 * i}" y2="{top + 14 * i}" '
+                     f'stroke="{colour}" stroke-width="2"/><text x="{right + 33}" '
+                     f'y="{top + 14 * i + 4}">{html.escape(str(name))}</text>')
+    parts.append("</svg>")
+    return "".join(parts)
+
+
+def svg_panels(panels, *, title="", width=720, row=16):
+    """Side-by-side horizontal bar panels: {panel title: {label: value}}, same labels in each."""
+    labels = list(next(iter(panels.values())))
+    label_w, gap = 95, 14
+    panel_w = (width - label_w - gap * len(panels)) / len(panels)
+    height = 44 + row * len(labels)
+    parts = _svg_open(width, height, title)
+    for i, label in enumerate(labels):
+        parts.append(f'<text x="{label_w - 6}" y="{40 + row * i + 11}" text-anchor="end">'
+                     f'{html.escape(str(label))}</text>')
+    for p, (name, values) in enumerate(panels.items()):
+        x0 = label_w + p * (panel_w + gap)
+        peak = max(values.values()) or 1
+        parts.append(f'<text x="{x0 + panel_w / 2:.0f}" y="34" text-anchor="middle" '
+                     f'font-weight="bold">{html.escape(name)}</text>')
+        for i, label in enumerate(labels):
+            value = values[label]
+            bar = value / peak * (panel_w - 55)
+            parts.append(f'<rect x="{x0:.1f}" y="{40 + row * i + 2}" width="{bar:.1f}" '
+                         f'height="{row - 4}" fill="{_SERIES[p % len(_SERIES)]}"/>'
+                         f'<text x="{x0 + bar + 4:.1f}" y="{40 + row * i + 11}">{value:.3g}</text>')
     parts.append("</svg>")
     return "".join(parts)
 
