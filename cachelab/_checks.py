@@ -55,6 +55,17 @@ def check_fraction(name, value):
     return value
 
 
+def check_choice(name, value, choices):
+    """Return value if it is one of `choices` (a sequence, or a mapping's keys), else raise ValueError."""
+    try:
+        known = value in choices
+    except TypeError:  # an unhashable value asked of a mapping
+        known = False
+    if not known:
+        raise ValueError(f"{name} must be one of {', '.join(map(str, choices))}, got {value!r}")
+    return value
+
+
 def check_callable(name, value, example=""):
     """Return value if it can be called; `example` suggests what to pass."""
     if not callable(value):

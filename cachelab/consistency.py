@@ -20,7 +20,7 @@ import math
 
 import numpy as np
 
-from ._checks import check_int, check_seconds
+from ._checks import check_choice, check_int, check_seconds
 from .caches import MISSING, FakeClock, TTLCache
 from .patterns import WriteBehind
 from .workloads import zipf
@@ -340,17 +340,11 @@ Outcome.__doc__ = (
 
 
 def _strategy(name):
-    try:
-        return STRATEGIES[name]
-    except KeyError:
-        raise ValueError(f"strategy must be one of {', '.join(STRATEGIES)}, got {name!r}") from None
+    return STRATEGIES[check_choice("strategy", name, STRATEGIES)]
 
 
 def _scenario(name):
-    try:
-        return SCENARIOS[name]
-    except KeyError:
-        raise ValueError(f"scenario must be one of {', '.join(SCENARIOS)}, got {name!r}") from None
+    return SCENARIOS[check_choice("scenario", name, SCENARIOS)]
 
 
 def _start(strategy, scenario, cache):

@@ -13,7 +13,7 @@ import collections
 import functools
 import time
 
-from ._checks import check_callable, check_int, check_seconds
+from ._checks import check_callable, check_choice, check_int, check_seconds
 from .caches import MISSING as _MISSING, CacheLike, TTLCache
 from .patterns import WriteAround, WriteBehind, WriteThrough, cache_aside, invalidate
 from .store import MAX_DELAY, NotFoundError, Store
@@ -369,9 +369,7 @@ SCENARIOS = {
 def run_scenario(name, *, db_delay=None, cache_ttl=None, clock=None, verbose=True, out=print,
                  cache=None):
     """Run one of SCENARIOS, optionally with another delay or TTL; return (results, stats)."""
-    if name not in SCENARIOS:
-        raise ValueError(f"scenario must be one of {sorted(SCENARIOS)}, got {name!r}")
-    s = SCENARIOS[name]
+    s = SCENARIOS[check_choice("scenario", name, SCENARIOS)]
     out = out or _quiet
     out(f"\n {s.title}")
     return run_performance_test(

@@ -32,7 +32,7 @@ import math
 
 import numpy as np
 
-from ._checks import check_int, check_seconds
+from ._checks import check_choice, check_int, check_seconds
 from .stampede import check_beta, check_jitter, prewarm, top_keys
 
 __all__ = [
@@ -124,8 +124,7 @@ def simulate(strategy="none", *, clients=100, rate=1.0, ttl=10.0, delta=0.5, dur
     `randoms` gives XFetch's uniform draws in (0, 1], one per request in
     time order, and jitter's draws in [0, 1), one per load landing.
     """
-    if strategy not in STRATEGIES:
-        raise ValueError(f"strategy must be one of {', '.join(STRATEGIES)}, got {strategy!r}")
+    check_choice("strategy", strategy, STRATEGIES)
     check_seconds("ttl", ttl, positive=True)
     check_seconds("delta", delta)
     check_seconds("poll", poll, positive=True)

@@ -14,7 +14,7 @@ import warnings
 
 import numpy as np
 
-from ._checks import check_fraction, check_int
+from ._checks import check_choice, check_fraction, check_int
 
 __all__ = [
     "SKEWED",
@@ -434,7 +434,16 @@ def write_oracle_general(trace, path):
     return path
 
 
-WORKLOADS = ("zipf", "uniform", "zipf+scan", "loop", "hotset")
+# Each workload by name, built with the other generators' defaults: (n_requests, n_keys, alpha, seed).
+_BUILDERS = {
+    "zipf": lambda n, keys, alpha, seed: zipf(n, keys, alpha, seed=seed),
+    "uniform": lambda n, keys, alpha, seed: uniform(n, keys, seed=seed),
+    "zipf+scan": lambda n, keys, alpha, seed: zipf_scan(n, keys, alpha, seed=seed),
+    "loop": lambda n, keys, alpha, seed: scan(n, keys),
+    "hotset": lambda n, keys, alpha, seed: shifting_hotset(n, keys, hot_keys=max(keys // 20, 1),
+                                                           seed=seed),
+}
+WORKLOADS = tuple(_BUILDERS)
 SKEWED = ("zipf", "zipf+scan")  # the workloads whose shape alpha sets
 
 
@@ -445,17 +454,7 @@ def make_trace(workload, n_requests, n_keys, alpha=1.0, *, seed=0):
     is the pathological loop; 'hotset' moves a hot set of n_keys // 20 keys
     four times; 'zipf+scan' scans a cold table of n_keys // 2 keys.
     """
-    if workload == "zipf":
-        return zipf(n_requests, n_keys, alpha, seed=seed)
-    if workload == "uniform":
-        return uniform(n_requests, n_keys, seed=seed)
-    if workload == "zipf+scan":
-        return zipf_scan(n_requests, n_keys, alpha, seed=seed)
-    if workload == "loop":
-        return scan(n_requests, n_keys)
-    if workload == "hotset":
-        return shifting_hotset(n_requests, n_keys, hot_keys=max(n_keys // 20, 1), seed=seed)
-    raise ValueError(f"workload must be one of {', '.join(WORKLOADS)}, got {workload!r}")
+    return _BUILDERS[check_choice("workload", workload, _BUILDERS)](n_requests, n_keys, alpha, seed)
 
 
 def read_write_workload(n_ops, read_fraction, *, n_keys=50, alpha=1.0, seed=0):

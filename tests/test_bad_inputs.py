@@ -16,7 +16,7 @@ from datetime import datetime
 import numpy as np
 import pytest
 
-from cachelab import demo, patterns
+from cachelab import consistency, demo, patterns, stampede_sim
 from cachelab.caches import FakeClock, LFUCache, LRUCache, RRCache, TTLCache, cached
 from cachelab.ecommerce import ECommerceService, make_shipping_calculator, run_scenario
 from cachelab.measure import measure_pattern
@@ -291,6 +291,11 @@ ROWS = [
      ValueError, "hot_fraction"),
     ("zipf_scan scan_length=0", None, lambda _: zipf_scan(10, 10, scan_length=0), ValueError, "scan_length"),
     ("make_trace unknown", None, lambda _: make_trace("nope", 10, 10), ValueError, "workload"),
+    ("make_trace unhashable", None, lambda _: make_trace(["zipf"], 10, 10), ValueError, "workload"),
+    ("race strategy unhashable", None, lambda _: consistency.run(["lease"], "RW"), ValueError, "strategy"),
+    ("race scenario unknown", None,
+     lambda _: consistency.run("lease", "RW", scenario="three readers"), ValueError, "scenario"),
+    ("stampede strategy unknown", None, lambda _: stampede_sim.simulate("luck"), ValueError, "strategy"),
     ("read_write_workload fraction=2", None, lambda _: read_write_workload(10, 2), ValueError,
      "read_fraction"),
     ("load_trace path int", None, lambda _: load_trace(5), TypeError, "path"),
