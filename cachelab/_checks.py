@@ -23,13 +23,13 @@ def check_maxsize(name, value):
     return check_int(name, value)
 
 
-def check_seconds(name, value, *, positive=False, finite=False):
-    """Return a duration in seconds, >= 0 (or > 0 if positive); NaN is refused too, and inf if finite."""
+def check_seconds(name, value, *, positive=False, finite=False, unit="seconds"):
+    """Return a duration in seconds (or `unit`), >= 0 (or > 0 if positive); NaN is refused, and inf if finite."""
     # The common case first: a clock ticks on every simulated query, so this is a hot path.
     if type(value) is float or type(value) is int:
         if (value > 0 if positive else value >= 0) and not (finite and value == math.inf):
             return value
-    bound = ("a finite number" if finite else "a number") + " of seconds " + ("> 0" if positive else ">= 0")
+    bound = ("a finite number" if finite else "a number") + f" of {unit} " + ("> 0" if positive else ">= 0")
     if isinstance(value, bool) or not isinstance(value, Real):
         raise TypeError(f"{name} must be {bound}, got {value!r}")
     if not (value > 0 if positive else value >= 0) or (finite and math.isinf(value)):

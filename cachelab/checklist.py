@@ -33,7 +33,7 @@ def assess(name, ops, *, miss_ms, staleness_s, budget_keys, hit_ms=_HIT_MS):
     `budget_keys` entries, with each write dropping the cached copy.
     `staleness_s` is how old a value the application may show (0: none).
     """
-    check_seconds("miss_ms", miss_ms)
+    check_seconds("miss_ms", miss_ms, unit="milliseconds")
     check_seconds("staleness_s", staleness_s)
     cache = LRUCache(budget_keys)
     reads = writes = hits = 0
