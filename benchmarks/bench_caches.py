@@ -17,8 +17,8 @@ import time
 import cachetools
 
 import cachelab
-from cachelab.simulation import replay
-from cachelab.workloads import zipf
+from cachelab.lab.simulation import replay
+from cachelab.lab.workloads import zipf
 
 
 class OrderedDictLRU(collections.OrderedDict):

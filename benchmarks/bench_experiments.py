@@ -19,7 +19,8 @@ import os
 import statistics
 import time
 
-from cachelab import FakeClock, widgets
+from cachelab import FakeClock
+from cachelab.lab import widgets
 
 FRAME_MS = 16.0   # notebooks 02-05
 SLIDER_MS = 50.0  # every other slider
@@ -82,7 +83,7 @@ SLIDERS = [
 
 
 def _forget_memos():
-    """Clear every memo table in cachelab.widgets, so each timed update computes afresh."""
+    """Clear every memo table in cachelab.lab.widgets, so each timed update computes afresh."""
     for value in vars(widgets).values():
         if callable(getattr(value, "cache_clear", None)):
             value.cache_clear()

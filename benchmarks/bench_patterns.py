@@ -18,7 +18,7 @@ import statistics
 import time
 
 from cachelab import LRUCache, Store
-from cachelab.ecommerce import run_performance_test
+from cachelab.lab.ecommerce import run_performance_test
 from cachelab.patterns import WriteBehind, WriteThrough
 
 

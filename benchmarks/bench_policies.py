@@ -32,8 +32,8 @@ import numpy as np  # noqa: E402
 
 from cachelab import LRUCache, opt_hits  # noqa: E402
 from cachelab.policies import CLASSIC_POLICIES, POLICIES, new_cache  # noqa: E402
-from cachelab.simulation import lru_hit_curve, replay  # noqa: E402
-from cachelab.workloads import write_oracle_general, zipf  # noqa: E402
+from cachelab.lab.simulation import lru_hit_curve, replay  # noqa: E402
+from cachelab.lab.workloads import write_oracle_general, zipf  # noqa: E402
 
 TARGET = 5.0  # the one-pass curve should beat libCacheSim's 50 runs by this much
 

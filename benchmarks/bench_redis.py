@@ -20,10 +20,10 @@ import sys
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 
-from cachelab.ecommerce import run_performance_test  # noqa: E402
-from cachelab.redis_cache import service_caches  # noqa: E402
-from cachelab.redis_experiments import format_latencies, latency_table  # noqa: E402
-from cachelab.servers import redis_server  # noqa: E402
+from cachelab.lab.ecommerce import run_performance_test  # noqa: E402
+from cachelab.redis import service_caches  # noqa: E402
+from cachelab.lab.redis_experiments import format_latencies, latency_table  # noqa: E402
+from cachelab.redis import redis_server  # noqa: E402
 
 
 def demo_over_redis(url, db_delay, repeat):

@@ -14,8 +14,8 @@ import argparse
 import statistics
 import time
 
-from cachelab import stampede_sim as sim
-from cachelab import stampede_views as views
+from cachelab.lab import stampede_sim as sim
+from cachelab.lab import stampede_views as views
 
 BUDGET_MS = 50.0
 DEFAULTS = dict(clients=100, delta=0.5, beta=1.0, jitter=10)

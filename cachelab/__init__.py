@@ -1,7 +1,14 @@
 """cachelab: caching, taught by running it.
 
-The caches are drop-in replacements for cachetools' classes, with
-`cache_info()`, eviction events and snapshots for drawing.
+The package has two halves.  The library, at the top and in
+`cachelab.redis`, is what a learner may copy into production: caches and
+eviction policies (drop-in replacements for cachetools' classes, with
+`cache_info()` and eviction events), the caching patterns, the stampede
+guards, and a shared cache in Redis.  `cachelab.lab` is the course's
+apparatus: workloads, simulators, experiment runners, the seeded shop
+database, and the views and widgets that draw them.  The library never
+imports the apparatus; this module re-exports the names a notebook needs
+most, so `from cachelab import LRUCache, SingleFlight, RedisCache` works.
 """
 
 from .caches import (
@@ -17,11 +24,11 @@ from .caches import (
     LRUCache,
     RRCache,
     TTLCache,
-    cached,
-    hashkey,
+
 )
-from .ecommerce import ECommerceService, run_performance_test
-from .experiments import hit_rate, hit_rate_table, lfu_steps, lru_steps, ttl_timeline
+from .memoize import cached, hashkey
+from .lab.ecommerce import ECommerceService, run_performance_test
+from .lab.experiments import hit_rate, hit_rate_table, lfu_steps, lru_steps, ttl_timeline
 from .patterns import (
     CacheAside,
     ReadThrough,
@@ -32,7 +39,7 @@ from .patterns import (
     invalidate,
 )
 from .policies import ARCCache, ClockCache, S3FIFOCache, SieveCache, opt_hits
-from .redis_cache import RedisCache, TwoLevelCache  # redis itself is imported on first use
+from .redis import RedisCache, TwoLevelCache  # redis itself is imported on first use
 from .stampede import (  # redis and asyncio are imported on first use
     AsyncSingleFlight,
     Jitter,
@@ -44,7 +51,7 @@ from .stampede import (  # redis and asyncio are imported on first use
     prewarm,
     top_keys,
 )
-from .store import Store
+from .lab.store import Store
 
 __version__ = "0.1.0"
 
@@ -83,7 +90,7 @@ __all__ = [
     # a shared cache in Redis (Valkey), and an in-process cache in front of it
     "RedisCache",
     "TwoLevelCache",
-    # stampede protection (cachelab.stampede; the simulator is cachelab.stampede_sim)
+    # stampede protection (cachelab.stampede; the simulator is cachelab.lab.stampede_sim)
     "AsyncSingleFlight",
     "Jitter",
     "RedisLock",

@@ -21,7 +21,7 @@ import warnings
 import weakref
 
 from ._checks import check_callable, check_int, check_seconds
-from .caches import MISSING as _MISSING, CacheLike, ExpiringCache
+from .caches import MISSING, CacheLike, ExpiringCache
 
 __all__ = [
     "CacheAside",
@@ -35,6 +35,7 @@ __all__ = [
     "WriteThrough",
     "cache_aside",
     "invalidate",
+    "put",
 ]
 
 
@@ -60,7 +61,7 @@ class QueueFullError(RuntimeError):
     """The write-behind queue stayed full for longer than the write's timeout."""
 
 
-def _put(cache, key, value, ttl=None):
+def put(cache, key, value, ttl=None):
     """Store in the cache (for ttl seconds, if given); a value too large for it is simply not cached."""
     try:
         if ttl is None:
@@ -84,10 +85,10 @@ def cache_aside(cache, key, load):
 
 def _aside(cache, key, load):
     # The patterns' reads come here directly: they checked cache and load once, when made.
-    value = cache.get(key, _MISSING)
-    if value is _MISSING:
+    value = cache.get(key, MISSING)
+    if value is MISSING:
         value = load(key)  # raises (e.g. NotFoundError) before anything is cached
-        _put(cache, key, value)
+        put(cache, key, value)
     return value
 
 
@@ -95,7 +96,7 @@ def invalidate(cache, *keys):
     """Drop keys from the cache; return how many were there."""
     if not callable(getattr(cache, "pop", None)):
         raise TypeError(f"cache must be a cache with pop(key, default), got {cache!r}")
-    return sum(cache.pop(key, _MISSING) is not _MISSING for key in keys)
+    return sum(cache.pop(key, MISSING) is not MISSING for key in keys)
 
 
 class _Pattern:
@@ -175,7 +176,7 @@ class WriteThrough(_Pattern):
             # The save may have half-happened (a timeout after commit); don't trust the copy.
             self.cache.pop(key, None)
             raise
-        _put(self.cache, key, value)
+        put(self.cache, key, value)
 
 
 class WriteAround(_Pattern):
@@ -302,7 +303,7 @@ class WriteBehind(_Pattern):
                         f"write-behind queue still full ({self.maxsize} writes) after {timeout} s; "
                         "the database is too slow or failing (see last_error)")
                 self._check_open()
-            _put(self.cache, key, value)  # first: if the cache raises, nothing is queued
+            put(self.cache, key, value)  # first: if the cache raises, nothing is queued
             self._queue.append((key, value))
             slot = self._pending.setdefault(key, [0, None])
             slot[0] += 1
@@ -313,13 +314,13 @@ class WriteBehind(_Pattern):
 
     def read(self, key):
         """Return the value for key: cache, then the queue, then the database."""
-        value = self.cache.get(key, _MISSING)
-        if value is not _MISSING:
+        value = self.cache.get(key, MISSING)
+        if value is not MISSING:
             return value
         with self._cond:
             slot = self._pending.get(key)
         value = slot[1] if slot is not None else self.load(key)  # raises before anything is cached
-        _put(self.cache, key, value)
+        put(self.cache, key, value)
         return value
 
     def pump(self):

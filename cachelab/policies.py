@@ -23,10 +23,10 @@ import numpy as np
 
 from ._checks import check_fraction, check_int
 from .caches import Cache, FIFOCache, LFUCache, LRUCache, Row, RRCache
-from .workloads import _as_keys, _reuses
+from .reuse import as_keys, reuses
 
 __all__ = ["CLASSIC_POLICIES", "POLICIES", "ARCCache", "ClockCache", "S3FIFOCache", "SieveCache",
-           "new_cache", "opt_hits", "policy_class"]
+           "new_cache", "opt_hits", "opt_hits_at", "policy_class"]
 
 _Queue = collections.OrderedDict  # O(1) append, pop from either end, delete anywhere
 
@@ -426,13 +426,13 @@ def opt_hits(trace, maxsize):
     if isinstance(maxsize, bool) or not (isinstance(maxsize, (int, np.integer)) or maxsize == math.inf) \
             or maxsize < 0:
         raise ValueError(f"maxsize must be a non-negative integer or math.inf, got {maxsize!r}")
-    return _opt_hits_at(_as_keys(trace), [maxsize])[0]
+    return opt_hits_at(as_keys(trace), [maxsize])[0]
 
 
-def _opt_hits_at(keys, sizes):
+def opt_hits_at(keys, sizes):
     """Return OPT's hits at each of `sizes` on the integer array `keys`, finding the reuses once."""
     n = len(keys)
-    earlier, later = _reuses(keys)
+    earlier, later = reuses(keys)
     distinct = n - len(later)
     # Each request stores its key until the key's next use, or for good: n + i,
     # past every real time, when there is none.  Each such time is unique.

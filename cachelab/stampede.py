@@ -21,7 +21,7 @@ to a pattern (`CacheAside(cache, load, guard=SingleFlight())`) or use
 
 Every clock and random source is a parameter, so tests and notebooks
 drive time by hand (`FakeClock`) and get the same answer every time.
-`cachelab.stampede_sim` measures all of these on a simulated herd.
+`cachelab.lab.stampede_sim` measures all of these on a simulated herd.
 """
 
 import collections
@@ -35,7 +35,7 @@ import uuid
 
 from ._checks import check_callable, check_seconds
 from .caches import MISSING, ExpiringCache
-from .patterns import _put
+from .patterns import put
 
 __all__ = [
     "AsyncSingleFlight",
@@ -62,7 +62,7 @@ def _load_and_store(cache, key, load, ttl=None):
     value = cache.get(key, MISSING)
     if value is MISSING:
         value = load(key)  # raises before anything is cached
-        _put(cache, key, value, ttl)
+        put(cache, key, value, ttl)
     return value
 
 
@@ -198,7 +198,7 @@ class AsyncSingleFlight:
                 value = cache.get(key, MISSING)
                 if value is MISSING:
                     value = await load(key)
-                    _put(cache, key, value, ttl)
+                    put(cache, key, value, ttl)
                 return value
 
             value = await self.do(key, load_and_store)
@@ -356,7 +356,7 @@ class RedisLockGuard:
             if value is MISSING:
                 self.loads += 1
                 value = load(key)
-                _put(cache, key, value, self.ttl)
+                put(cache, key, value, self.ttl)
             return value
         finally:
             lock.release()
@@ -426,7 +426,7 @@ class StaleWhileRevalidate:
         now = self.clock()
         entry = {"value": value, "soft_expiry": now + self.soft_ttl, "hard_expiry": now + self.hard_ttl}
         # The cache forgets the envelope at the hard expiry on its own, when it can.
-        _put(cache, key, entry, self.hard_ttl if isinstance(cache, ExpiringCache) else None)
+        put(cache, key, entry, self.hard_ttl if isinstance(cache, ExpiringCache) else None)
         return value
 
     def fetch(self, cache, key, load):
@@ -568,7 +568,7 @@ class XFetch:
                     self._count("misses")
                 if self.marker:
                     mark = self.marker_ttl if self.marker_ttl is not None else 10 * entry["delta"]
-                    _put(cache, key, dict(entry, marked_until=now + max(mark, 1e-3)),
+                    put(cache, key, dict(entry, marked_until=now + max(mark, 1e-3)),
                          self._physical_ttl(cache, entry["expiry"] - now))
             else:
                 self._count("misses")
@@ -577,7 +577,7 @@ class XFetch:
         value = load(key)
         end = self.clock()
         entry = {"value": value, "delta": end - start, "expiry": end + self.ttl}
-        _put(cache, key, entry, self._physical_ttl(cache, self.ttl))
+        put(cache, key, entry, self._physical_ttl(cache, self.ttl))
         return value
 
     def _physical_ttl(self, cache, ttl):
@@ -619,7 +619,7 @@ class Jitter:
     def set(self, cache, key, value, ttl):
         """cache.set(key, value, jittered ttl); return the TTL used."""
         ttl = self(ttl)
-        _put(cache, key, value, ttl)
+        put(cache, key, value, ttl)
         return ttl
 
     def __repr__(self):
@@ -656,6 +656,6 @@ def prewarm(cache, keys, load, *, ttl=None, jitter=0.0, random=None, progress=Tr
     loaded = 0
     for key in keys:
         if cache.get(key, MISSING) is MISSING:
-            _put(cache, key, load(key), None if ttl is None else jittered_ttl(ttl, jitter, spread))
+            put(cache, key, load(key), None if ttl is None else jittered_ttl(ttl, jitter, spread))
             loaded += 1
     return loaded

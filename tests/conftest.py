@@ -27,7 +27,7 @@ import pytest  # noqa: E402
 
 @pytest.fixture(scope="session")
 def redis_url():
-    from cachelab.servers import redis_server
+    from cachelab.redis import redis_server
 
     with redis_server() as server:
         yield server.url
@@ -36,7 +36,7 @@ def redis_url():
 @pytest.fixture
 def make_redis_cache(redis_url):
     """make_redis_cache(**options) -> a RedisCache under a prefix no other cache uses."""
-    from cachelab.redis_cache import RedisCache
+    from cachelab.redis import RedisCache
 
     made = []
 

@@ -12,8 +12,8 @@ import re
 import pytest
 
 from cachelab import FakeClock
-from cachelab.ecommerce import run_write_patterns
-from cachelab.experiments import lfu_steps, lru_steps, policy_steps, ttl_timeline
+from cachelab.lab.ecommerce import run_write_patterns
+from cachelab.lab.experiments import lfu_steps, lru_steps, policy_steps, ttl_timeline
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 
@@ -79,7 +79,7 @@ def test_08_a_reaches_main_through_the_ghost():
 
 
 def test_11_delete_before_write_schedules():
-    from cachelab.consistency import interleavings, run
+    from cachelab.lab.consistency import interleavings, run
 
     stale = [s for s in interleavings("delete before write") if run("delete before write", s).stale]
     text = key("11", "answer_delete_before_write")

@@ -16,16 +16,18 @@ from datetime import datetime
 import numpy as np
 import pytest
 
-from cachelab import consistency, demo, patterns, stampede_sim
-from cachelab.caches import FakeClock, LFUCache, LRUCache, RRCache, TTLCache, cached
-from cachelab.ecommerce import ECommerceService, make_shipping_calculator, run_scenario
-from cachelab.measure import measure_pattern
+from cachelab import patterns
+from cachelab.lab import consistency, demo, stampede_sim
+from cachelab.caches import FakeClock, LFUCache, LRUCache, RRCache, TTLCache
+from cachelab.memoize import cached
+from cachelab.lab.ecommerce import ECommerceService, make_shipping_calculator, run_scenario
+from cachelab.lab.measure import measure_pattern
 from cachelab.patterns import (
     CacheAside, ReadThrough, WriteAround, WriteBehind, WriteThrough, cache_aside, invalidate,
 )
 from cachelab.policies import ARCCache, ClockCache, S3FIFOCache, SieveCache
-from cachelab.store import Store
-from cachelab.workloads import (
+from cachelab.lab.store import Store
+from cachelab.lab.workloads import (
     load_trace, loop, make_trace, read_write_workload, scan, shifting_hotset, uniform,
     write_oracle_general, zipf, zipf_scan,
 )

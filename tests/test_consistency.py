@@ -5,7 +5,7 @@ import math
 import pytest
 
 from cachelab.caches import MISSING, FakeClock
-from cachelab.consistency import (
+from cachelab.lab.consistency import (
     SCENARIOS,
     STRATEGIES,
     RedisRaceCache,
@@ -19,7 +19,7 @@ from cachelab.consistency import (
     ttl_tradeoff,
     write_behind_lag,
 )
-from cachelab.workloads import read_write_workload
+from cachelab.lab.workloads import read_write_workload
 
 # Which schedules leave the cache stale, for every strategy and scenario.
 EXPECTED_STALE = {
@@ -126,7 +126,7 @@ def test_sim_cache_leases_are_revoked_by_a_delete():
 
 @pytest.fixture(scope="module")
 def redis_client():
-    from cachelab.servers import redis_server
+    from cachelab.redis import redis_server
 
     with redis_server(embedded=True) as server:
         yield server.client()

@@ -1,4 +1,4 @@
-"""`python -m cachelab.demo`: output shape and exit codes, run as a real command."""
+"""`python -m cachelab`: output shape and exit codes, run as a real command."""
 
 import re
 import subprocess
@@ -8,7 +8,7 @@ import pytest
 
 
 def demo(*args):
-    return subprocess.run([sys.executable, "-m", "cachelab.demo", *args],
+    return subprocess.run([sys.executable, "-m", "cachelab", *args],
                           capture_output=True, text=True, timeout=60)
 
 

@@ -5,14 +5,14 @@ import pytest
 import cachelab
 
 from cachelab import FakeClock
-from cachelab.ecommerce import (
+from cachelab.lab.ecommerce import (
     SCENARIOS, ECommerceService, make_shipping_calculator, run_performance_test, run_scenario,
     run_write_patterns,
 )
-from cachelab.measure import compare_patterns
+from cachelab.lab.measure import compare_patterns
 from cachelab.patterns import ClosedError
-from cachelab.workloads import read_write_workload
-from cachelab.store import NotFoundError
+from cachelab.lab.workloads import read_write_workload
+from cachelab.lab.store import NotFoundError
 
 
 @pytest.fixture
@@ -166,7 +166,7 @@ def test_measured_patterns_agree_with_the_guide():
 
 
 def test_widgets_rest_on_the_pure_functions():
-    from cachelab.widgets import controls, ecommerce_widget, patterns_widget
+    from cachelab.lab.widgets import controls, ecommerce_widget, patterns_widget
 
     shop = ecommerce_widget(db_delay=0.0, clock=FakeClock())
     assert [r["db_reads"] for r in shop.result] == [1, 1, 1]

@@ -5,7 +5,7 @@ import cachetools
 import pytest
 
 from cachelab import FakeClock
-from cachelab.experiments import (
+from cachelab.lab.experiments import (
     hit_rate,
     hit_rate_table,
     lfu_steps,
@@ -15,7 +15,7 @@ from cachelab.experiments import (
     policy_steps,
     ttl_timeline,
 )
-from cachelab.views import step_table
+from cachelab.lab.views import step_table
 
 
 # -- parsing -----------------------------------------------------------------
@@ -188,6 +188,6 @@ def test_hits_per_miss_is_ceil_ttl_over_gap_minus_one(ttl, gap):
 
 
 def test_ttl_run_repr_summarises():
-    from cachelab.experiments import ttl_timeline
+    from cachelab.lab.experiments import ttl_timeline
 
     assert repr(ttl_timeline(ttl=2.5, gap=1.0)) == "TTLRun(ttl=2.5, 8 requests: 5 hits, 3 misses, 3 lifetimes)"

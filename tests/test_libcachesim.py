@@ -26,8 +26,8 @@ from cachelab import (
     SieveCache,
     opt_hits,
 )
-from cachelab.simulation import replay
-from cachelab.workloads import shifting_hotset, write_oracle_general, zipf, zipf_scan
+from cachelab.lab.simulation import replay
+from cachelab.lab.workloads import shifting_hotset, write_oracle_general, zipf, zipf_scan
 
 # conftest.py points LCS_HUB_CACHE at a temporary directory before this import.
 lcs = pytest.importorskip("libcachesim")

@@ -12,7 +12,7 @@ from cachelab.patterns import (
     CacheAside, ClosedError, QueueFullError, ReadThrough, WriteAround, WriteBehind,
     WriteThrough, cache_aside, invalidate,
 )
-from cachelab.store import Store, StoreError
+from cachelab.lab.store import Store, StoreError
 
 FALSY = [None, 0, "", [], False]
 
@@ -309,7 +309,7 @@ def test_a_queue_nobody_closed_is_flushed_at_exit(tmp_path):
     script = textwrap.dedent(f"""
         from cachelab import LRUCache
         from cachelab.patterns import WriteBehind
-        from cachelab.store import Store
+        from cachelab.lab.store import Store
 
         store = Store({str(db)!r}, delay=0)
         queue = WriteBehind(LRUCache(10), store.get, store.put_many, batch_size=100, flush_interval=3600)
@@ -478,7 +478,7 @@ _DROPPED = """
 import gc
 from cachelab import LRUCache
 from cachelab.patterns import WriteBehind
-from cachelab.store import Store
+from cachelab.lab.store import Store
 
 store = Store({db!r}, delay=0)
 

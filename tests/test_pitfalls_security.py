@@ -3,10 +3,10 @@
 import pytest
 
 from cachelab import LRUCache, cached
-from cachelab.checklist import assess
+from cachelab.lab.checklist import assess
 from cachelab.keys import forget_user, make_key, normalise, user_prefix
 from cachelab.security import USER_POLICY, FieldPolicy, payload_ran, planted_payload, reset_payload
-from cachelab.workloads import read_write_workload, uniform
+from cachelab.lab.workloads import read_write_workload, uniform
 
 USERS = {101: {"name": "John Doe", "email": "john@example.com"},
          102: {"name": "Jane Smith", "email": "jane@example.com"}}
@@ -101,7 +101,7 @@ def test_checklist_verdicts():
 
 @pytest.fixture(scope="module")
 def server():
-    from cachelab.servers import redis_server
+    from cachelab.redis import redis_server
 
     with redis_server(embedded=True, requirepass="correct horse") as running:
         yield running
@@ -141,7 +141,7 @@ def test_an_acl_user_is_held_to_its_namespace(server):
 
 
 def test_the_json_codec_refuses_a_planted_pickle(server):
-    from cachelab.redis_cache import JSON, PICKLE, RedisCache
+    from cachelab.redis import JSON, PICKLE, RedisCache
 
     server.client().set("shop:profile:101", planted_payload())
     reset_payload()
@@ -153,7 +153,7 @@ def test_the_json_codec_refuses_a_planted_pickle(server):
 
 
 def test_forget_user_on_redis_with_a_client_and_a_cache(server):
-    from cachelab.redis_cache import RedisCache
+    from cachelab.redis import RedisCache
 
     cache = RedisCache(server.client(), prefix="app:")
     for user in (101, 102):

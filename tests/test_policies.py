@@ -8,8 +8,8 @@ from hypothesis import given, settings, strategies as st
 
 from cachelab import ARCCache, ClockCache, S3FIFOCache, SieveCache, opt_hits
 from cachelab.policies import POLICIES, new_cache, policy_class
-from cachelab.simulation import replay
-from cachelab.workloads import make_trace
+from cachelab.lab.simulation import replay
+from cachelab.lab.workloads import make_trace
 
 from cache_contract import CacheContract
 

@@ -10,13 +10,13 @@ import pytest
 
 from cachelab import MISSING, FakeClock, LRUCache, TTLCache, cached
 from cachelab.caches import CacheInfo, CacheLike, ExpiringCache
-from cachelab.ecommerce import ECommerceService
+from cachelab.lab.ecommerce import ECommerceService
 from cachelab.patterns import CacheAside, WriteThrough
-from cachelab.redis_cache import JSON, PICKLE, RedisCache, TwoLevelCache
+from cachelab.redis import JSON, PICKLE, RedisCache, TwoLevelCache
 from cachelab.security import payload_ran, planted_payload, reset_payload
-from cachelab.servers import redis_server
-from cachelab.store import Store
-from cachelab.workloads import read_write_workload
+from cachelab.redis import redis_server
+from cachelab.lab.store import Store
+from cachelab.lab.workloads import read_write_workload
 
 
 def _raw(cache):
@@ -305,7 +305,7 @@ def test_the_demo_runs_over_redis_and_leaves_no_keys(redis_url):
     import redis
 
     env = {**os.environ, "CACHELAB_REDIS_URL": redis_url}
-    out = subprocess.run([sys.executable, "-m", "cachelab.demo", "--cache", "redis", "--quiet",
+    out = subprocess.run([sys.executable, "-m", "cachelab", "--cache", "redis", "--quiet",
                           "--db-delay", "0"], capture_output=True, text=True, env=env, timeout=60)
     assert out.returncode == 0, out.stderr
     assert "Caches in Redis: " in out.stdout and "Cache Hit Rate: " in out.stdout

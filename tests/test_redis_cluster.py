@@ -17,9 +17,9 @@ import time
 import pytest
 
 from cachelab.patterns import CacheAside
-from cachelab.redis_cache import RedisCache
-from cachelab.servers import redis_cluster
-from cachelab.store import Store
+from cachelab.redis import RedisCache
+from cachelab.redis import redis_cluster
+from cachelab.lab.store import Store
 
 BOUND = 2.0  # seconds per request, whatever happens to one node
 KEYS = [f"product:{i}" for i in range(300)]

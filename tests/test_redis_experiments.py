@@ -1,12 +1,12 @@
 """The measurements behind notebook 09, on small inputs: their shape and their exact parts."""
 
 from cachelab import LFUCache, LRUCache
-from cachelab.redis_experiments import (
+from cachelab.lab.redis_experiments import (
     APPROX_SAMPLES, PRECOMPUTED, approx_run, approx_view, encoding_cost, latency_table,
     memory_per_key,
 )
-from cachelab.simulation import replay
-from cachelab.workloads import zipf
+from cachelab.lab.simulation import replay
+from cachelab.lab.workloads import zipf
 
 
 def test_latency_table_times_every_kind_of_lookup(redis_url):

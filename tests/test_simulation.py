@@ -5,8 +5,8 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 from cachelab import LRUCache, SieveCache, opt_hits
-from cachelab.simulation import hit_curve, lru_hit_curve, replay, stack_distances
-from cachelab.workloads import loop, shifting_hotset, uniform, zipf, zipf_scan
+from cachelab.lab.simulation import hit_curve, lru_hit_curve, replay, stack_distances
+from cachelab.lab.workloads import loop, shifting_hotset, uniform, zipf, zipf_scan
 
 
 def lru_by_replay(trace, sizes):
@@ -79,9 +79,9 @@ def test_progress_bar_only_when_asked(capsys):
 # -- the policies lab (notebook 08): pure functions, then the plots and widgets --
 
 from cachelab.policies import POLICIES  # noqa: E402
-from cachelab.simulation import ALL_POLICIES, compare_policies, gaps_to_opt  # noqa: E402
-from cachelab.views import curves_table  # noqa: E402
-from cachelab.workloads import WORKLOADS, make_trace  # noqa: E402
+from cachelab.lab.simulation import ALL_POLICIES, compare_policies, gaps_to_opt  # noqa: E402
+from cachelab.lab.views import curves_table  # noqa: E402
+from cachelab.lab.workloads import WORKLOADS, make_trace  # noqa: E402
 
 
 def test_compare_policies_puts_opt_on_top():
@@ -136,7 +136,7 @@ def test_every_workload_by_name():
 
 
 def test_curve_plot_draws_every_policy_and_the_gaps():
-    from cachelab.plots import Canvas, plot_policy_curves
+    from cachelab.lab.plots import Canvas, plot_policy_curves
 
     curves = compare_policies(make_trace("zipf", 2000, 100, seed=0), [5, 20, 50],
                               ["LRU", "SIEVE", "OPT"])
@@ -148,7 +148,7 @@ def test_curve_plot_draws_every_policy_and_the_gaps():
 
 
 def test_lab_widgets_recompute_when_moved():
-    from cachelab.widgets import controls, policy_lab_widget, policy_walk_widget
+    from cachelab.lab.widgets import controls, policy_lab_widget, policy_walk_widget
 
     lab = policy_lab_widget(workload="zipf", size=25, policies=("LRU",), n_requests=1000, n_keys=50)
     assert set(lab.result) == {"LRU", "OPT"}

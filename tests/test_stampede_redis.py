@@ -9,8 +9,8 @@ import time
 import pytest
 
 from cachelab import FakeClock
-from cachelab.redis_cache import RedisCache
-from cachelab.servers import redis_server
+from cachelab.redis import RedisCache
+from cachelab.redis import redis_server
 from cachelab.stampede import (Jitter, LockTimeout, RedisLock, RedisLockGuard, StaleWhileRevalidate,
                                XFetch, prewarm)
 

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from cachelab.stampede import top_keys
-from cachelab.stampede_sim import (
+from cachelab.lab.stampede_sim import (
     STRATEGIES,
     avalanche,
     cold_start,
@@ -17,7 +17,7 @@ from cachelab.stampede_sim import (
     sweep,
     xfetch_expected,
 )
-from cachelab.workloads import zipf
+from cachelab.lab.workloads import zipf
 
 # One hot key, warm at 0, ttl 10, loads take 2 s.  Requests at:
 #   1 (fresh), 10 (expired: the first miss), 10.5, 11 (during the load), 12 and 13 (after it).

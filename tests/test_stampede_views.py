@@ -2,8 +2,8 @@
 
 import re
 
-from cachelab import stampede_sim as sim
-from cachelab import stampede_views as views
+from cachelab.lab import stampede_sim as sim
+from cachelab.lab import stampede_views as views
 
 
 def controls(widget):

@@ -5,7 +5,7 @@ import threading
 import pytest
 
 from cachelab import FakeClock
-from cachelab.store import PRODUCTS, USERS, NotFoundError, Store, StoreError
+from cachelab.lab.store import PRODUCTS, USERS, NotFoundError, Store, StoreError
 
 
 @pytest.fixture

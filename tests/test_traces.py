@@ -5,7 +5,7 @@ import tracemalloc
 import numpy as np
 import pytest
 
-from cachelab.workloads import load_trace, write_oracle_general, zipf
+from cachelab.lab.workloads import load_trace, write_oracle_general, zipf
 
 
 def _file(tmp_path, text, name="trace.txt"):

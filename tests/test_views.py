@@ -7,12 +7,12 @@ new policy in policies.POLICIES is drawn by all of them with no other edit.
 import pytest
 
 from cachelab.caches import Row
-from cachelab.experiments import lfu_steps, lru_steps, policy_steps, ttl_timeline
-from cachelab.plots import Canvas, plot_hit_rates, plot_steps, plot_ttl_timeline, to_png
+from cachelab.lab.experiments import lfu_steps, lru_steps, policy_steps, ttl_timeline
+from cachelab.lab.plots import Canvas, plot_hit_rates, plot_steps, plot_ttl_timeline, to_png
 from cachelab.policies import POLICIES, new_cache
-from cachelab.views import (GHOST, HIT, MISS, SPARED, colour_of, hit_rate_chart, html_steps,
+from cachelab.lab.views import (GHOST, HIT, MISS, SPARED, colour_of, hit_rate_chart, html_steps,
                             row_text, step_table, svg_bars, svg_chart, svg_ttl_timeline)
-from cachelab.widgets import controls, policy_walk_widget
+from cachelab.lab.widgets import controls, policy_walk_widget
 
 SEQUENCE = "A B C A D B E A F G A C"
 
@@ -94,7 +94,7 @@ def test_ttl_timeline_svg_draws_a_bar_per_lifetime_and_a_mark_per_request():
 
 
 def test_one_chart_spec_for_svg_and_matplotlib():
-    from cachelab.experiments import hit_rate_table
+    from cachelab.lab.experiments import hit_rate_table
 
     curves = hit_rate_table("zipf", sizes=(5, 20, 80))
     chart = hit_rate_chart(curves, ("LFU", 20, 0.6), title="zipf")
@@ -124,7 +124,7 @@ def test_lru_and_lfu_tables_read_like_the_steps():
 def test_a_new_policy_is_one_class_and_one_registry_line(monkeypatch):
     """README's "Add a policy": no view, table or widget needs another edit."""
     from cachelab import LRUCache
-    from cachelab.simulation import compare_policies
+    from cachelab.lab.simulation import compare_policies
 
     class MRUCache(LRUCache):
         def _victim(self):
@@ -151,9 +151,9 @@ def test_bars_draw_one_rect_per_value_and_a_legend():
 
 
 def test_gap_bars_name_every_policy_but_opt():
-    from cachelab.simulation import compare_policies
-    from cachelab.views import html_gaps
-    from cachelab.workloads import make_trace
+    from cachelab.lab.simulation import compare_policies
+    from cachelab.lab.views import html_gaps
+    from cachelab.lab.workloads import make_trace
 
     curves = compare_policies(make_trace("zipf", 1000, 50, seed=0), [5, 10], ["LRU", "ARC", "OPT"])
     view = html_gaps(curves, 10)

@@ -5,10 +5,10 @@ The widgets draw offscreen or as HTML, so no window opens and no figure is left 
 
 import pytest
 
-from cachelab.experiments import hit_rate_table, lfu_steps, lru_steps, policy_steps, ttl_timeline
-from cachelab.plots import Canvas, plot_hit_rates, plot_steps, plot_ttl_timeline, to_png
-from cachelab.views import hit_rate_chart, html_steps, svg_chart
-from cachelab.widgets import (controls, hit_rate_widget, lfu_widget, lru_widget, policy_walk_widget,
+from cachelab.lab.experiments import hit_rate_table, lfu_steps, lru_steps, policy_steps, ttl_timeline
+from cachelab.lab.plots import Canvas, plot_hit_rates, plot_steps, plot_ttl_timeline, to_png
+from cachelab.lab.views import hit_rate_chart, html_steps, svg_chart
+from cachelab.lab.widgets import (controls, hit_rate_widget, lfu_widget, lru_widget, policy_walk_widget,
                               ttl_widget)
 
 
@@ -129,7 +129,7 @@ def test_walk_widget_names_a_policy_it_cannot_walk():
 def test_ttl_widget_draws_the_timeline_as_svg():
     from unittest import mock
 
-    with mock.patch("cachelab.widgets.display") as display:
+    with mock.patch("cachelab.lab.widgets.display") as display:
         ttl_widget(ttl=2.5, gap=1.0)
     (shown,), _ = display.call_args
     assert shown.data.startswith("<svg") and "hit (5)" in shown.data and "miss (3)" in shown.data
@@ -137,7 +137,7 @@ def test_ttl_widget_draws_the_timeline_as_svg():
 
 @pytest.mark.parametrize("size", [20, 21])  # on the chart's sizes, and between them
 def test_hit_rate_widget_point_is_the_replay(size):
-    from cachelab.experiments import hit_rate
+    from cachelab.lab.experiments import hit_rate
 
     widget = hit_rate_widget(size=size, workload="hotset", policy="RR", alpha=0.5)
     assert widget.result == hit_rate("hotset", size, "RR", alpha=0.5)

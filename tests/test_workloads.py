@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from cachelab.workloads import (
+from cachelab.lab.workloads import (
     load_trace,
     loop,
     scan,

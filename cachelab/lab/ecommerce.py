@@ -13,9 +13,9 @@ import collections
 import functools
 import time
 
-from ._checks import check_callable, check_choice, check_int, check_seconds
-from .caches import MISSING as _MISSING, CacheLike, TTLCache
-from .patterns import WriteAround, WriteBehind, WriteThrough, cache_aside, invalidate
+from .._checks import check_callable, check_choice, check_int, check_seconds
+from ..caches import MISSING, CacheLike, TTLCache
+from ..patterns import WriteAround, WriteBehind, WriteThrough, cache_aside, invalidate
 from .store import MAX_DELAY, NotFoundError, Store
 
 __all__ = [
@@ -58,17 +58,17 @@ class _Announced:
         self.cache, self.ttl, self.log = cache, ttl, log
 
     def get(self, key, default=None):
-        value = self.cache.get(key, _MISSING)
-        self.log(f" Cache {'MISS' if value is _MISSING else 'HIT'}: {key}")
-        return default if value is _MISSING else value
+        value = self.cache.get(key, MISSING)
+        self.log(f" Cache {'MISS' if value is MISSING else 'HIT'}: {key}")
+        return default if value is MISSING else value
 
     def __setitem__(self, key, value):
         self.cache[key] = value
         self.log(f" Cache SET: {key} (TTL: {self.ttl:g}s)")
 
     def pop(self, key, default=None):
-        value = self.cache.pop(key, _MISSING)
-        if value is _MISSING:
+        value = self.cache.pop(key, MISSING)
+        if value is MISSING:
             return default
         self.log(f" Cache DELETE: {key}")
         return value

@@ -12,8 +12,8 @@ import pickle
 import statistics
 import time
 
-from .caches import LFUCache, LRUCache
-from .redis_cache import JSON, TwoLevelCache, RedisCache
+from ..caches import LFUCache, LRUCache
+from ..redis.cache import JSON, TwoLevelCache, RedisCache
 from .simulation import lru_hit_curve, replay
 from .store import Store
 from .workloads import zipf
@@ -168,7 +168,7 @@ def approx_run(trace, policy, samples, *, room=2000, batch=50, rate=None, progre
     the second half of the run; the exact policy (cachelab's LRUCache or
     LFUCache) is then replayed holding that many keys.
     """
-    from .servers import redis_server
+    from ..redis.servers import redis_server
 
     keys = [f"k{k}" for k in (trace.tolist() if hasattr(trace, "tolist") else trace)]
     with redis_server(embedded=True, **{"maxmemory-policy": policy,
@@ -244,7 +244,7 @@ def approx_view(samples, runs=None):
 
 # Measured with approx_lru_table(rate=5000) on 100,000 Zipf(1.0) requests over
 # 20,000 keys (seed 0), maxmemory calibrated for about 2,000 keys, Valkey 9.1.2;
-# regenerate with `python -m cachelab.redis_experiments` (about three minutes).
+# regenerate with `python -m cachelab.lab.redis_experiments` (about three minutes).
 # Redis samples at random, so a rerun differs by a few hundred hits.
 PRECOMPUTED = [ApproxRun(*run) for run in [
     ("allkeys-lru", 1, 68185, 2508, 72000), ("allkeys-lru", 3, 70127, 2326, 71136),

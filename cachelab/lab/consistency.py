@@ -20,9 +20,9 @@ import math
 
 import numpy as np
 
-from ._checks import check_choice, check_int, check_seconds
-from .caches import MISSING, FakeClock, TTLCache
-from .patterns import WriteBehind
+from .._checks import check_choice, check_int, check_seconds
+from ..caches import MISSING, FakeClock, TTLCache
+from ..patterns import WriteBehind
 from .workloads import zipf
 
 __all__ = [

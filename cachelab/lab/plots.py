@@ -12,7 +12,7 @@ import io
 
 import numpy as np
 
-from .views import (HIT, MISS, NEUTRAL, READ, WRITE, _gap_points, _labelled, box_colour,
+from .views import (HIT, MISS, NEUTRAL, READ, WRITE, gap_points, has_labels, box_colour,
                     departed, hit_rate_chart)
 
 __all__ = [
@@ -121,7 +121,7 @@ def plot_ttl_timeline(run, ax=None):
 def _layout(state):
     """Place a state's rows on one line: [(x, row, key or None for the label)]."""
     cells, x = [], 0.0
-    labelled = _labelled(state)
+    labelled = has_labels(state)
     for row in state:
         if labelled:
             cells.append((x, row, None))
@@ -234,7 +234,7 @@ def plot_policy_curves(curves, size=None, axes=None):
     at = len(sizes) // 2 if size is None else int(np.argmin(np.abs(np.asarray(sizes) - size)))
     plot_chart(hit_rate_chart(curves, at=int(sizes[at])), left)
     if "OPT" in curves:
-        gaps = _gap_points(curves, at)
+        gaps = gap_points(curves, at)
         right.barh([name for name, _ in gaps], [points for _, points in gaps], color=MISS)
         right.invert_yaxis()
         right.set_xlabel("points of hit ratio below OPT")

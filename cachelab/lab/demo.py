@@ -1,4 +1,4 @@
-"""The guide's e-commerce demo as a command: `python -m cachelab.demo --help`.
+"""The guide's e-commerce demo as a command: `python -m cachelab --help`.
 
 With no options it does what the guide's `python ecommerce_cache_demo.py`
 does: one performance test, the custom run, and a performance summary.
@@ -35,7 +35,7 @@ def _seconds(text, *, positive=False, sleepable=False):
 def parser():
     """Return the command's argument parser."""
     p = argparse.ArgumentParser(
-        prog="python -m cachelab.demo",
+        prog="python -m cachelab",
         description="The guide's e-commerce caching demo over a real (SQLite) database.")
     p.add_argument("--db-delay", type=lambda t: _seconds(t, sleepable=True), default=None, metavar="SECONDS",
                    help="delay of each database query (default: each scenario's own, 0.1 s normally)")
@@ -65,8 +65,8 @@ def main(argv=None):
     args = parser().parse_args(argv)
     if args.cache == "memory":
         return _run(args, None)
-    from .redis_cache import service_caches
-    from .servers import redis_server
+    from ..redis.cache import service_caches
+    from ..redis.servers import redis_server
 
     with redis_server() as server:
         caches = service_caches(server.url, f"cachelab-demo:{os.getpid()}:", fresh=True)

@@ -12,7 +12,7 @@ import collections
 import html
 import math
 
-from .policies import POLICIES
+from ..policies import POLICIES
 from .simulation import gaps_to_opt
 
 __all__ = [
@@ -29,9 +29,11 @@ __all__ = [
     "colour_of",
     "curves_table",
     "departed",
+    "gap_points",
     "hit_rate_chart",
     "html_gaps",
     "html_steps",
+    "has_labels",
     "row_text",
     "step_table",
     "svg_bars",
@@ -81,13 +83,13 @@ def departed(step):
     return "evicted", () if step.evicted is None else (step.evicted,)
 
 
-def _labelled(rows):
+def has_labels(rows):
     """False for a plain cache's state, one row named "cache": it is drawn without the name."""
     return not (len(rows) == 1 and rows[0].label == "cache")
 
 
 def _state_text(rows):
-    if not _labelled(rows):
+    if not has_labels(rows):
         return row_text(rows[0])
     return "  ".join(f"{row.label}: {row_text(row)}" for row in rows)
 
@@ -137,7 +139,7 @@ def _html_box(key, row, step):
 
 def _html_state(step):
     """One step's rows as labelled rows of boxes; the hand is a ▸ before its key."""
-    parts, labelled = [], _labelled(step.state)
+    parts, labelled = [], has_labels(step.state)
     for row in step.state:
         boxes = ("".join(_html_box(key, row, step) for key in row.keys)
                  or '<span style="color:#aaaaaa">-</span>')
@@ -269,7 +271,7 @@ def svg_chart(chart, *, width=600, height=300):
     return "".join(parts)
 
 
-def _gap_points(curves, at):
+def gap_points(curves, at):
     """[(policy, points of hit ratio it leaves to OPT)] at the `at`-th size, smallest gap first."""
     gaps = gaps_to_opt(curves)
     return sorted(((name, 100 * float(gap[at])) for name, gap in gaps.items()),
@@ -280,7 +282,7 @@ def html_gaps(curves, size):
     """Return HTML bars: how many points of hit ratio each policy leaves to OPT at `size`."""
     sizes = [int(s) for s in next(iter(curves.values())).sizes]
     rows = []
-    for name, points in _gap_points(curves, sizes.index(size)):
+    for name, points in gap_points(curves, sizes.index(size)):
         rows.append(f'<div style="white-space:nowrap"><span style="display:inline-block;'
                     f'width:5em">{html.escape(name)}</span><span style="display:inline-block;'
                     f'width:{3 * points:.0f}px;height:0.8em;background:{MISS}"></span> '

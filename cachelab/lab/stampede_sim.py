@@ -32,8 +32,8 @@ import math
 
 import numpy as np
 
-from ._checks import check_choice, check_int, check_seconds
-from .stampede import check_beta, check_jitter, prewarm, top_keys
+from .._checks import check_choice, check_int, check_seconds
+from ..stampede import check_beta, check_jitter, prewarm, top_keys
 
 __all__ = [
     "STRATEGIES",

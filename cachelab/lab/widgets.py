@@ -13,10 +13,11 @@ import ipywidgets as w
 from IPython.display import HTML, display
 
 from . import experiments as ex
-from .caches import LRUCache, cached
+from ..caches import LRUCache
+from ..memoize import cached
 from .ecommerce import run_performance_test
 from .measure import compare_patterns, format_results
-from .policies import CLASSIC_POLICIES, POLICIES
+from ..policies import CLASSIC_POLICIES, POLICIES
 from .simulation import SimResult, gaps_to_opt, hit_curve
 from .store import PRODUCTS, USERS
 from .views import (HIT, MISS, READ, WRITE, hit_rate_chart, html_gaps, html_steps, svg_bars,

@@ -11,9 +11,9 @@ import collections
 
 import numpy as np
 
-from .caches import MISSING, Cache
-from .policies import POLICIES, _opt_hits_at, new_cache, policy_class
-from .workloads import _as_keys, _reuses
+from ..caches import MISSING, Cache
+from ..policies import POLICIES, opt_hits_at, new_cache, policy_class
+from ..reuse import as_keys, reuses
 
 __all__ = [
     "ALL_POLICIES",
@@ -143,7 +143,7 @@ def _replay_hooks(cache, keys):
 
 def _previous_uses(keys):
     """Return, for each request, the index of the previous request for the same key (or -1)."""
-    earlier, later = _reuses(keys)
+    earlier, later = reuses(keys)
     prev = np.full(len(keys), -1, dtype=np.int64)
     prev[later] = earlier
     return prev
@@ -188,7 +188,7 @@ def stack_distances(trace):
     An LRU cache of size c hits exactly the requests with distance <= c.
     First uses get 0.
     """
-    keys = _as_keys(trace)
+    keys = as_keys(trace)
     prev = _previous_uses(keys)
     index = np.arange(len(keys))
     # Distinct keys between the last use j and now i = requests in between
@@ -204,7 +204,7 @@ def lru_hit_curve(trace, sizes=None):
     Equal, size by size, to replaying an `LRUCache`; the default sizes are
     0, 1, ... up to the number of distinct keys.
     """
-    keys = _as_keys(trace)
+    keys = as_keys(trace)
     distances = stack_distances(keys)
     first_uses = int((distances == 0).sum())  # one per distinct key
     counts = np.bincount(distances, minlength=first_uses + 1)
@@ -236,13 +236,13 @@ def hit_curve(policy, trace, sizes, *, seed=0, progress=None):
     never evicts, so its hits are known without a replay.
     """
     sizes = _check_sizes(sizes)
-    keys = _as_keys(trace)
+    keys = as_keys(trace)
     if isinstance(policy, str):
         name = policy.upper()
         if name == "LRU":
             return lru_hit_curve(keys, sizes)
         if name == "OPT":
-            return HitCurve("OPT", sizes, np.array(_opt_hits_at(keys, sizes.tolist())), len(keys))
+            return HitCurve("OPT", sizes, np.array(opt_hits_at(keys, sizes.tolist())), len(keys))
         cls = policy_class(name)
     elif isinstance(policy, type):
         cls, name = policy, policy.__name__

@@ -12,8 +12,8 @@
 
 import collections
 
-from ._checks import check_seconds
-from .caches import MISSING, LRUCache
+from .._checks import check_seconds
+from ..caches import MISSING, LRUCache
 
 __all__ = ["Assessment", "assess", "format_assessments"]
 

@@ -19,7 +19,7 @@ import threading
 import time
 from numbers import Integral, Real
 
-from ._checks import check_callable, check_seconds
+from .._checks import check_callable, check_seconds
 
 __all__ = ["MAX_DELAY", "NotFoundError", "PRODUCTS", "Store", "StoreError", "StoreStats", "USERS"]
 

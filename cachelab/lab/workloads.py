@@ -14,7 +14,8 @@ import warnings
 
 import numpy as np
 
-from ._checks import check_choice, check_fraction, check_int
+from .._checks import check_choice, check_fraction, check_int
+from ..reuse import next_uses
 
 __all__ = [
     "SKEWED",
@@ -376,42 +377,6 @@ def _read_oracle_general(name, bar):
     return ids.view(np.int64) if int(ids.max()) < 2**63 else ids
 
 
-def _as_keys(trace):
-    """Return the trace as a one-dimensional numpy array of integer ids."""
-    keys = np.asarray(trace)
-    if keys.ndim != 1:
-        raise ValueError(f"trace must be a one-dimensional sequence of keys, got shape {keys.shape}")
-    if keys.dtype.kind not in "iu":
-        _, keys = np.unique(keys, return_inverse=True)
-    return keys
-
-
-def _reuses(keys):
-    """Return (earlier, later): index pairs of consecutive requests for the same key."""
-    keys = np.asarray(keys)
-    n = len(keys)
-    if n == 0:
-        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
-    low, span = int(keys.min()), int(keys.max()) - int(keys.min()) + 1
-    if span * n < 2**62:
-        # Sorting key * n + index is several times faster than a stable argsort.
-        combined = np.sort((keys.astype(np.int64) - low) * n + np.arange(n))
-        order, sorted_keys = combined % n, combined // n
-    else:
-        order = np.argsort(keys, kind="stable")
-        sorted_keys = keys[order]
-    same = sorted_keys[1:] == sorted_keys[:-1]
-    return order[:-1][same], order[1:][same]
-
-
-def _next_uses(keys):
-    """Return, for each request, the index of the next request for the same key (or len)."""
-    earlier, later = _reuses(keys)
-    nxt = np.full(len(keys), len(keys), dtype=np.int64)
-    nxt[earlier] = later
-    return nxt
-
-
 _ORACLE_GENERAL = np.dtype([("time", "<u4"), ("id", "<u8"), ("size", "<u4"), ("next", "<i8")])
 
 
@@ -428,7 +393,7 @@ def write_oracle_general(trace, path):
     records["time"] = np.arange(len(keys))
     records["id"] = keys
     records["size"] = 1
-    nxt = _next_uses(keys)
+    nxt = next_uses(keys)
     records["next"] = np.where(nxt == len(keys), -1, nxt)
     records.tofile(path)
     return path

@@ -10,9 +10,9 @@ import collections
 import re
 from numbers import Real
 
-from .caches import MISSING, FakeClock, TTLCache
-from ._checks import check_int, check_seconds
-from .policies import CLASSIC_POLICIES, new_cache
+from ..caches import MISSING, FakeClock, TTLCache
+from .._checks import check_int, check_seconds
+from ..policies import CLASSIC_POLICIES, new_cache
 from .simulation import compare_policies, replay
 from .workloads import make_trace
 

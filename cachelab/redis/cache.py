@@ -3,8 +3,7 @@
 `RedisCache` satisfies `cachelab.caches.CacheLike` and `ExpiringCache`, so
 the patterns, `cached()` and `ECommerceService` run over it unchanged::
 
-    from cachelab.servers import redis_server
-    from cachelab.redis_cache import RedisCache
+    from cachelab.redis import RedisCache, redis_server
 
     with redis_server() as server:          # embedded Valkey, or CACHELAB_REDIS_URL
         cache = RedisCache(server.url, prefix="shop:product:", ttl=60)
@@ -44,7 +43,7 @@ What it does, and the choices behind it:
   cache fails open and the log line says why; call `ping()` to fail fast.
 
 A `RedisCluster` client works too (`RedisCache(cluster_client)`); give it
-short timeouts and few retries (see `cachelab.servers.cluster_client`).
+short timeouts and few retries (see `cachelab.redis.cluster_client`).
 """
 
 import ast
@@ -55,8 +54,8 @@ import pickle
 import threading
 import time
 
-from ._checks import check_callable, check_seconds
-from .caches import MISSING, CacheInfo
+from .._checks import check_callable, check_seconds
+from ..caches import MISSING, CacheInfo
 
 __all__ = [
     "Codec",
@@ -172,7 +171,7 @@ class RedisCache:
         if ttl is not None:
             check_seconds("ttl", ttl, positive=True)
         if not isinstance(codec, Codec):
-            raise TypeError(f"codec must be a cachelab.redis_cache.Codec such as JSON, got {codec!r}")
+            raise TypeError(f"codec must be a cachelab.redis.Codec such as JSON, got {codec!r}")
         self.client, self.prefix, self.ttl, self.codec = client, prefix, ttl, codec
         self.backoff = check_seconds("backoff", backoff)
         self.max_backoff = check_seconds("max_backoff", max_backoff)

@@ -10,7 +10,7 @@ import os
 import time
 from urllib.parse import quote
 
-from ._checks import check_int
+from .._checks import check_int
 
 __all__ = ["REDIS_URL_ENV", "RedisCluster", "RedisServer", "redis_cluster", "redis_server"]
 

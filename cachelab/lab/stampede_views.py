@@ -1,7 +1,7 @@
 """Views of the stampede simulator for notebook 10: SVG charts, text tables and sliders.
 
-The charts are SVG strings drawn by `cachelab.views` from what
-`cachelab.stampede_sim` returns, so a slider update costs a simulation
+The charts are SVG strings drawn by `cachelab.lab.views` from what
+`cachelab.lab.stampede_sim` returns, so a slider update costs a simulation
 and some string joins (no matplotlib).  Each widget is an `ipywidgets.interactive` over a pure
 function; `widget.result` holds that function's data for tests.
 `import cachelab` does not import this module.

@@ -6,9 +6,9 @@ so the same workload gives the same table on every machine.
 
 import collections
 
-from ._checks import check_callable, check_seconds
-from .caches import FakeClock, TTLCache
-from .patterns import CacheAside, WriteAround, WriteBehind, WriteThrough
+from .._checks import check_callable, check_seconds
+from ..caches import FakeClock, TTLCache
+from ..patterns import CacheAside, WriteAround, WriteBehind, WriteThrough
 from .store import Store
 
 __all__ = [
