@@ -40,13 +40,104 @@ def test_values_come_back_equal_and_falsy_values_are_hits(make_redis_cache, valu
     assert cache.cache_info() == CacheInfo(hits=2, misses=2, maxsize=None, currsize=1)
 
 
-def test_non_str_keys_are_kept_apart_and_come_back(make_redis_cache):
+KEYS = ["k", "1", 1, 1.0, True, False, 0, None, b"1", b"\xff", "~x", "é", "\udc80", "a:b",
+        ("k", 2), (1, (b"", None)), (), float("inf")]
+
+
+def test_keys_of_every_literal_type_are_kept_apart_and_come_back(make_redis_cache):
     cache = make_redis_cache()
-    cache[1], cache["1"], cache[("k", 2)], cache["~x"] = "int", "str", "tuple", "tilde"
-    assert [cache[1], cache["1"], cache[("k", 2)], cache["~x"]] == ["int", "str", "tuple", "tilde"]
-    assert sorted(cache, key=repr) == sorted([1, "1", ("k", 2), "~x"], key=repr)
-    with pytest.raises(TypeError, match="unhashable"):
-        cache[["k"]] = 1
+    for i, key in enumerate(KEYS):
+        cache[key] = i
+    assert [cache[key] for key in KEYS] == list(range(len(KEYS)))  # 1, 1.0, True, "1": four keys
+    assert sorted(map(repr, cache)) == sorted(map(repr, KEYS))  # read back as written, types too
+    assert sorted(cache.items(), key=repr) == sorted(((k, i) for i, k in enumerate(KEYS)), key=repr)
+
+
+@pytest.mark.parametrize("key", KEYS)
+def test_name_of_and_key_of_are_inverse_and_documented(make_redis_cache, key):
+    cache = make_redis_cache()
+    name = cache.name_of(key)
+    assert name.startswith(cache.prefix)
+    assert repr(cache.key_of(name)) == repr(key) and repr(cache.key_of(name.encode())) == repr(key)
+    cache[key] = "v"
+    assert cache.client.keys(cache.prefix + "*") == [name.encode()]  # the name Redis holds
+
+
+def test_the_encoding_is_readable_and_stable(make_redis_cache):
+    cache = make_redis_cache(prefix="p:")
+    assert [cache.name_of(k) for k in ("product:1", 1, 1.0, True, None, ("product", 1), b"hi", "~x")] == [
+        "p:product:1", "p:~1", "p:~1.0", "p:~true", "p:~null", 'p:~["product",1]', 'p:~{"b":"6869"}',
+        'p:~"~x"']
+    assert cache.name_of(-0.0) == cache.name_of(0.0) == "p:~0.0"  # equal floats, one key
+    assert cache.key_of(b"p:~1") == 1 and cache.key_of("p:plain") == "plain"
+
+
+@pytest.mark.parametrize("name", ["q:k", b"p:\xff\xfe", "p:~ 1", "p:~[1", 'p:~{"c":1}', "p:~<Foo>", 42])
+def test_key_of_refuses_a_name_that_is_not_one_of_this_caches_keys(make_redis_cache, name):
+    cache = make_redis_cache(prefix="p:")
+    with pytest.raises(KeyError):
+        cache.key_of(name)
+
+
+class _Plain:
+    """An object with no value-based repr: its default repr holds its address."""
+
+
+@pytest.mark.parametrize("key, kind", [(_Plain(), "_Plain"), (["k"], "list"), ({"a": 1}, "dict"),
+                                       ({1}, "set"), (("ok", _Plain()), "_Plain"),
+                                       (frozenset(), "frozenset"), (1j, "complex")])
+def test_a_key_without_a_value_encoding_is_refused_naming_its_type_and_the_fix(make_redis_cache, key, kind):
+    cache = make_redis_cache()
+    with pytest.raises(TypeError, match=rf"got {kind}\b.*key=.*make_key"):
+        cache[key] = 1
+    with pytest.raises(TypeError, match="make_key"):
+        cache.get(key)
+    assert len(cache) == 0
+
+
+def test_an_object_at_a_reused_address_never_reads_a_dead_objects_value(make_redis_cache):
+    """Keyed by repr(), a new object at a freed address read the old one's value (49 of 50)."""
+    cache = make_redis_cache()
+
+    class User:
+        def __init__(self, name):
+            self.name = name
+
+    @cached(cache, key=lambda user: ("profile", user.name))
+    def profile(user):
+        return {"name": user.name}
+
+    assert [profile(User(f"u{i}"))["name"] for i in range(50)] == [f"u{i}" for i in range(50)]
+    with pytest.raises(TypeError, match="User"):
+        cached(cache)(lambda user: user.name)(User("x"))
+
+
+def test_keys_and_items_survive_foreign_data_under_the_prefix(make_redis_cache):
+    cache = make_redis_cache()
+    cache["mine"], cache[("t", 1)] = 1, 2
+    raw = cache.client
+    raw.set(cache.prefix.encode() + b"\xff\xfe binary", b"x")
+    raw.set(cache.prefix + "~not json", b"1")
+    raw.set(cache.prefix + "a:b:c", b"\x80 not json")  # a name with the separator, a foreign value
+    assert sorted(cache.keys(), key=repr) == sorted(["mine", ("t", 1), "a:b:c"], key=repr)
+    assert sorted(cache.items(), key=repr) == sorted([("mine", 1), (("t", 1), 2)], key=repr)
+    assert cache.get("a:b:c", "miss") == "miss"
+
+
+def test_the_default_prefix_shares_no_namespace_with_service_caches(redis_url):
+    from cachelab.redis import service_caches
+
+    caches = service_caches(redis_url)
+    product = caches("product", 60)
+    plain = RedisCache(redis_url, timeout=1.0)
+    try:
+        product["p1"], plain["k"] = 1, 2
+        plain.clear()
+        assert product.get("p1") == 1 and len(product) == 1
+        assert not product.prefix.startswith(plain.prefix) and not plain.prefix.startswith(product.prefix)
+    finally:
+        product.clear()
+        plain.clear()
 
 
 def test_pop_and_del(make_redis_cache):

@@ -22,8 +22,15 @@ What it does, and the choices behind it:
 * **Keys and expiry.** Every key lives under `prefix`; `clear()` deletes
   that prefix only (`SCAN` + `UNLINK`), never `FLUSHALL`.  `set(key, value,
   ttl)` is one `SET ... PX`; `ttl=None` uses the cache's default `ttl`, and
-  a cache without one keeps keys until Redis evicts them.  Non-str keys
-  (ints, tuples from `hashkey`) are stored as `~` + their repr.
+  a cache without one keeps keys until Redis evicts them.  A key is str,
+  int, float, bool, None, bytes or a tuple of those, named by value
+  (`encode_key`): a str key is itself, others are `~` + canonical JSON
+  (`~1`, `~1.0`, `~true`, `~["product",1]`), so `1`, `1.0`, `True` and
+  `"1"` are four different keys.  Any other key is refused with a
+  `TypeError`; a key named by `repr()` would let a new object at a freed
+  address read a dead one's value.  `name_of(key)` and `key_of(name)` map
+  between keys and Redis names; `keys()` skips names under the prefix that
+  no key encodes to (planted or binary data).
 * **Statistics.** `cache_info()` is `CacheInfo(hits, misses, maxsize=None,
   currsize)` like the other caches; `stats()` adds skipped writes, errors
   and outages.  `get_many()` is one `MGET`, `set_many()` one pipeline.
@@ -46,7 +53,6 @@ A `RedisCluster` client works too (`RedisCache(cluster_client)`); give it
 short timeouts and few retries (see `cachelab.redis.cluster_client`).
 """
 
-import ast
 import collections
 import json
 import logging
@@ -64,6 +70,8 @@ __all__ = [
     "RedisCache",
     "RedisStats",
     "TwoLevelCache",
+    "decode_key",
+    "encode_key",
     "service_caches",
 ]
 
@@ -106,6 +114,77 @@ JSON = Codec("json", _json_dumps, _json_loads)  # the default: data only, nothin
 # Only for showing why not: pickle.loads runs whatever the payload says.
 PICKLE = Codec("pickle", lambda value: pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL),
                pickle.loads)
+
+# -- keys: a stable, injective encoding of the literal types people use as keys
+
+_TAG = "~"  # after the prefix, a name starting with it holds an encoded non-str key
+_KEY_TYPES = "str, int, float, bool, None, bytes, or a tuple of those"
+
+
+def _refuse_key(key, why=""):
+    raise TypeError(
+        f"a cache key must be {_KEY_TYPES}, got {type(key).__name__}{why}: a shared cache names "
+        "keys by value, never by repr() (an object's address is reused, so another object would "
+        "read its value); pass key= to cached() returning such a value, or build one with "
+        "cachelab.make_key") from None
+
+
+def _to_json(key):
+    kind = type(key)
+    if kind is str or kind is int or kind is bool or key is None:
+        return key
+    if kind is float:
+        return key + 0.0  # -0.0 + 0.0 is 0.0: equal floats are one key, as in a dict
+    if kind is bytes:
+        return {"b": key.hex()}
+    if isinstance(key, tuple):  # tuple subclasses too (cachetools' hashkey); read back as tuples
+        return [_to_json(part) for part in key]
+    _refuse_key(key)
+
+
+def _from_json(data):
+    if isinstance(data, list):
+        return tuple(_from_json(part) for part in data)
+    if isinstance(data, dict):
+        return bytes.fromhex(data["b"])
+    return data
+
+
+def encode_key(key):
+    """The text a RedisCache puts after its prefix for `key`; TypeError for keys it cannot name.
+
+    A str key is itself, so names stay readable in redis-cli.  Any other key
+    (and a str that starts with "~" or cannot be UTF-8) is "~" and canonical
+    ASCII JSON: ints as 1, floats as 1.0, True as true, None as null, bytes
+    as {"b": hex}, tuples as lists.  So 1, 1.0, True and "1" are four keys
+    (unlike a dict, where the first three are one); 0.0 and -0.0 are one.
+    """
+    if type(key) is str and not key.startswith(_TAG):
+        try:
+            key.encode()
+            return key
+        except UnicodeEncodeError:  # a lone surrogate: Redis names are UTF-8, so encode it
+            pass
+    try:
+        return _TAG + json.dumps(_to_json(key), separators=(",", ":"), allow_nan=True)
+    except RecursionError:
+        _refuse_key(key, " nested too deep")
+    except ValueError as error:  # an int too long to print
+        _refuse_key(key, f" ({error})")
+
+
+def decode_key(text):
+    """The key `encode_key` made `text` from; KeyError if no key encodes to it (foreign data)."""
+    if not text.startswith(_TAG):
+        return text
+    try:
+        key = _from_json(json.loads(text[1:]))
+        if encode_key(key) == text:  # canonical only: one key, one name
+            return key
+    except (ValueError, TypeError, KeyError, AttributeError, RecursionError):
+        pass
+    raise KeyError(text)
+
 
 _DOWN = ()  # the errors that mean "the server is unreachable", filled in on first use
 
@@ -158,7 +237,7 @@ class RedisCache:
     #   _lock           guards the breakers
     MAX_DIRTY = 10_000  # more skipped keys than this: clear the whole prefix on recovery
 
-    def __init__(self, client, *, prefix="cachelab:", ttl=None, codec=JSON, timeout=0.05,
+    def __init__(self, client, *, prefix="cachelab:cache:", ttl=None, codec=JSON, timeout=0.05,
                  backoff=0.5, max_backoff=30.0, clock=time.monotonic):
         if isinstance(client, str):
             check_seconds("timeout", timeout, positive=True)
@@ -183,26 +262,22 @@ class RedisCache:
 
     # -- keys
 
-    def _name(self, key):
-        """The Redis key for a cache key: prefix + str key, or prefix + '~' + repr for others."""
-        if type(key) is str and not key.startswith("~"):
-            return self.prefix + key
-        try:
-            hash(key)
-        except TypeError:
-            raise TypeError(f"key {key!r} is unhashable ({type(key).__name__}); cache keys must "
-                            "be hashable, e.g. a tuple instead of a list") from None
-        return f"{self.prefix}~{key!r}"
+    def name_of(self, key):
+        """The Redis key name of a cache key: the prefix, then the key's encoding (see the module doc)."""
+        return self.prefix + encode_key(key)
 
-    def _key(self, name):
-        """The cache key back from a Redis key (non-str keys whose repr is a literal round-trip)."""
-        rest = name.decode()[len(self.prefix):] if isinstance(name, bytes) else name[len(self.prefix):]
-        if rest.startswith("~"):
+    _name = name_of
+
+    def key_of(self, name):
+        """The cache key whose Redis name is `name` (str or bytes); KeyError if it is not one of ours."""
+        if isinstance(name, (bytes, bytearray, memoryview)):
             try:
-                return ast.literal_eval(rest[1:])
-            except (ValueError, SyntaxError):
-                return rest[1:]
-        return rest
+                name = bytes(name).decode()
+            except UnicodeDecodeError:
+                raise KeyError(name) from None
+        if not isinstance(name, str) or not name.startswith(self.prefix):
+            raise KeyError(name)
+        return decode_key(name[len(self.prefix):])
 
     def _ttl_ms(self, ttl):
         ttl = self.ttl if ttl is None else check_seconds("ttl", ttl, positive=True)
@@ -467,16 +542,20 @@ class RedisCache:
         self._hits = self._misses = self._writes = self._skipped = self._errors = 0
 
     def _names(self):
-        names = []
+        """{Redis name: cache key} under the prefix on each server that answers; foreign names skipped."""
+        own = {}
         for breaker, client in self._servers():
             found = self._call(breaker, self._scan, client)
-            if found is not MISSING:
-                names += found
-        return names
+            for name in () if found is MISSING else found:
+                try:
+                    own[name] = self.key_of(name)
+                except KeyError:  # not a name this cache writes (planted, binary, another codec)
+                    pass
+        return own
 
     def __iter__(self):
         """The cached keys (a SCAN of the prefix on each server that answers)."""
-        return iter([self._key(name) for name in self._names()])
+        return iter(list(self._names().values()))
 
     def __len__(self):
         return len(self._names())
@@ -485,9 +564,14 @@ class RedisCache:
         return list(self)
 
     def items(self):
-        """(key, value) pairs, read without counting hits, as the other caches' items() do."""
-        return [(self._key(n), self.codec.loads(d)) for n, d in self._mget(self._names()).items()
-                if d is not None]
+        """(key, value) pairs, read without counting hits; values the codec can't read are left out."""
+        names = self._names()
+        pairs = []
+        for name, data in self._mget(list(names)).items():
+            value = MISSING if data is None else self._decode(name, data)
+            if value is not MISSING:
+                pairs.append((names[name], value))
+        return pairs
 
     # -- statistics
 
@@ -512,7 +596,7 @@ class RedisCache:
                 f"available={self.available})")
 
 
-def service_caches(client, namespace="cachelab:", *, fresh=False, **options):
+def service_caches(client, namespace="cachelab:service:", *, fresh=False, **options):
     """Return a factory `(kind, ttl) -> RedisCache` for `ECommerceService(cache=...)`.
 
     Every kind gets the prefix `namespace + kind + ":"` on one shared client
