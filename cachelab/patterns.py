@@ -14,6 +14,7 @@ values (None, 0, "", []) are hits, unlike the guide's `if cached:`.
 import atexit
 import collections
 import itertools
+import signal
 import sys
 import threading
 import time
@@ -34,6 +35,7 @@ __all__ = [
     "WriteBehindStats",
     "WriteThrough",
     "cache_aside",
+    "install_sigterm_flush",
     "invalidate",
     "put",
 ]
@@ -200,6 +202,43 @@ def _close_at_exit():
         queue._close_unattended("at exit")
 
 
+_SIGTERM = {"installed": False, "previous": signal.SIG_DFL}
+
+
+def _on_sigterm(signum, frame):
+    """SIGTERM exits the way sys.exit() does, so open queues are flushed at exit (atexit).
+
+    Raising SystemExit unwinds the main thread (its `with` blocks release their
+    locks) before the atexit hook flushes, so a write or flush it interrupted
+    cannot deadlock the flush.  A handler installed before ours runs instead.
+    """
+    previous = _SIGTERM["previous"]
+    if callable(previous):
+        return previous(signum, frame)
+    raise SystemExit(128 + signum)
+
+
+def install_sigterm_flush():
+    """Make SIGTERM flush open write-behind queues before the process ends; return True if installed.
+
+    WriteBehind calls this itself.  Only the main thread may install signal
+    handlers, so a queue made in another thread installs nothing (call this
+    from the main thread then).  A handler already set is chained to, and a
+    SIGTERM that was being ignored stays ignored.
+    """
+    if _SIGTERM["installed"]:
+        return True
+    if threading.current_thread() is not threading.main_thread():
+        return False
+    previous = signal.getsignal(signal.SIGTERM)
+    if previous is signal.SIG_IGN:
+        return False
+    _SIGTERM["previous"] = signal.SIG_DFL if previous is None else previous
+    signal.signal(signal.SIGTERM, _on_sigterm)
+    _SIGTERM["installed"] = True
+    return True
+
+
 class WriteBehind(_Pattern):
     """Write-behind: a write updates the cache and returns; batches reach the database later.
 
@@ -214,19 +253,26 @@ class WriteBehind(_Pattern):
     A failed batch is retried `retries` times with exponential back-off and
     stays at the head of the queue until it succeeds, so writes to one key
     reach the database in the order they were made.  `close()` (or leaving
-    a `with` block) flushes everything; `crash()` stops without flushing and
-    returns exactly the writes that never reached the database.
+    a `with` block) flushes everything; `crash()` stops at once without
+    flushing and returns the writes that never reached the database (a batch
+    the database was still writing is `in_doubt` until `wait()` settles it).
+    A read that loads from the database while a write of the same key is
+    made does not cache the older value it loaded.
 
     Poison writes never block the others.  `check(key, value)`, if given,
     runs before a write changes anything and raises for a value the
     database could never store (`Store.check_put` for the store's kv table).
-    A write that still fails at flush time on its own, while the database
-    takes other writes (or with a TypeError/ValueError, an error about the
-    data), goes to `dead_letters` with its error, and the writes behind it
-    carry on; `stats().dead` counts them and `close()` warns about them.
+    A write that still fails at flush time on its own, deterministically
+    (with a TypeError/ValueError, an error about the data, or again and
+    again while the database takes other writes before, between and after),
+    goes to `dead_letters` with its error, and the writes behind it carry on;
+    `stats().dead` counts them and `close()` warns about them.  A write that
+    failed only while the database blipped stays queued and is retried.
     A queue garbage-collected without `close()` is flushed then (with a
-    ResourceWarning), and one still open at exit is flushed at exit; if the
-    database refuses, stderr says how many writes stayed unwritten.
+    ResourceWarning), and one still open at exit, or when SIGTERM arrives in
+    the main thread (see `install_sigterm_flush`), is flushed then; if the
+    database refuses, stderr says how many writes stayed unwritten.  SIGKILL
+    and `os._exit()` lose the queue: a queue in memory cannot outlive them.
     """
 
     # State:
@@ -235,8 +281,13 @@ class WriteBehind(_Pattern):
     #              eviction sees the queued value, not the database's older one
     #   _dead      DeadLetter writes the database refused on their own
     #   _lost      writes crash() dropped
-    #   _cond      guards _queue, _pending and the counts; signals room and work
+    #   _loading   key -> [reads loading it from the database, writes made meanwhile],
+    #              so a read does not cache a value older than a write made during its load
+    #   _in_flight the batch the database is writing right now (None between batches)
+    #   _in_doubt  the batch the database was writing when crash() came
+    #   _cond      guards all of the above and the counts; signals room and work
     #   _flushing  held while a batch is being written, so batches go one at a time
+    #   _took      while a failed batch is isolated: how many of its writes the database took
     def __init__(self, cache, load, save_many, *, maxsize=1000, batch_size=50,
                  flush_interval=0.1, retries=5, backoff=0.01, max_backoff=1.0,
                  background=True, clock=time.monotonic, sleep=time.sleep, check=None):
@@ -265,13 +316,18 @@ class WriteBehind(_Pattern):
         self._queued = self._flushed = self._retried = self._batches = 0
         self._lost = []
         self._dead = []
-        self._closed = False
+        self._loading = {}
+        self._in_flight = None
+        self._in_doubt = []
+        self._closed = self._crashed = False
+        self._took = 0
         self._last_flush = clock()
         self._thread = None
         if background:
             self._thread = threading.Thread(target=self._run, name="write-behind", daemon=True)
             self._thread.start()
         _OPEN.add(self)
+        install_sigterm_flush()
 
     # -- the application's side
 
@@ -293,7 +349,12 @@ class WriteBehind(_Pattern):
         if self.check is not None:
             self.check(key, value)  # raises for a write the database could never store
         if self._thread is None and len(self._queue) >= self.maxsize:
-            self._flush_batch()  # back-pressure: with no flusher, the writer pays for a batch
+            try:
+                self._flush_batch()  # back-pressure: with no flusher, the writer pays for a batch
+            except Exception as error:
+                raise QueueFullError(
+                    f"write-behind queue full ({self.maxsize} writes) and the database refused the "
+                    f"batch that would make room ({error!r}); the write was not accepted") from error
         with self._cond:
             self._check_open()
             while len(self._queue) >= self.maxsize:
@@ -305,6 +366,9 @@ class WriteBehind(_Pattern):
                 self._check_open()
             put(self.cache, key, value)  # first: if the cache raises, nothing is queued
             self._queue.append((key, value))
+            loading = self._loading.get(key)
+            if loading is not None:
+                loading[1] += 1  # a read loading this key now must not cache what it loads
             slot = self._pending.setdefault(key, [0, None])
             slot[0] += 1
             slot[1] = value
@@ -319,8 +383,22 @@ class WriteBehind(_Pattern):
             return value
         with self._cond:
             slot = self._pending.get(key)
-        value = slot[1] if slot is not None else self.load(key)  # raises before anything is cached
-        put(self.cache, key, value)
+            if slot is not None:
+                put(self.cache, key, slot[1])
+                return slot[1]
+            loading = self._loading.setdefault(key, [0, 0])
+            loading[0] += 1
+            writes_before = loading[1]
+        value = MISSING
+        try:
+            value = self.load(key)  # raises before anything is cached
+        finally:
+            with self._cond:  # one critical section: no write slips in between the check and the put
+                loading[0] -= 1
+                if not loading[0]:
+                    del self._loading[key]
+                if value is not MISSING and loading[1] == writes_before:
+                    put(self.cache, key, value)
         return value
 
     def pump(self):
@@ -353,6 +431,24 @@ class WriteBehind(_Pattern):
         return list(self._lost)
 
     @property
+    def in_doubt(self):
+        """The writes the database was still writing when crash() came; wait() settles them."""
+        with self._cond:
+            return list(self._in_doubt)
+
+    def wait(self, timeout=None):
+        """Wait until no batch is in the database's hands; return True if none is.
+
+        After crash(), the in-doubt batch then counts as flushed or joins `lost`.
+        """
+        if timeout is not None:
+            check_seconds("timeout", timeout)
+        if not self._flushing.acquire(timeout=-1 if timeout is None else timeout):
+            return False
+        self._flushing.release()
+        return True
+
+    @property
     def dead_letters(self):
         """The DeadLetter(key, value, error) writes the database refused, in the order they were made."""
         with self._cond:
@@ -380,17 +476,22 @@ class WriteBehind(_Pattern):
         return dead
 
     def crash(self):
-        """Stop at once, as a killed process would; return the writes that never reached the database."""
+        """Stop at once, as a killed process would; return the writes that never reached the database.
+
+        It does not wait for a batch the database is writing (the call may
+        hang): those writes are `in_doubt`, and once the call returns they
+        count as flushed or join `lost` (`wait()` waits for that).
+        """
         _OPEN.discard(self)
         with self._cond:
-            self._closed = True
+            self._closed = self._crashed = True
+            sent = len(self._in_flight or ())
+            self._in_doubt = list(self._in_flight or ())
+            self._lost.extend(itertools.islice(self._queue, sent, None))
+            self._queue.clear()
+            self._pending.clear()
             self._cond.notify_all()
-        with self._flushing:  # a batch already in flight either lands or is lost whole
-            with self._cond:
-                self._lost.extend(self._queue)
-                self._queue.clear()
-                self._pending.clear()
-        if self._thread is not None:
+        if self._thread is not None and not sent:
             self._thread.join()
         return self.lost
 
@@ -440,71 +541,114 @@ class WriteBehind(_Pattern):
         with self._flushing:
             with self._cond:
                 batch = list(itertools.islice(self._queue, self.batch_size))
+                self._in_flight = batch
             if not batch:
                 return 0
+            outcome = {}  # position -> True (stored) or a DeadLetter; a position not in it stays queued
             try:
-                self._save_with_retries(batch)
-                dead = {}
-            except Exception as error:
-                dead = self._isolate(batch, error)  # raises again if the database looks down
-            with self._cond:
-                for i, (key, _) in enumerate(batch):
-                    self._queue.popleft()
-                    slot = self._pending[key]
-                    slot[0] -= 1
-                    if not slot[0]:
-                        del self._pending[key]
-                        if i in dead:  # the cache must not keep a value that was never stored
-                            self.cache.pop(key, None)
-                self._dead.extend(dead.values())
-                self._flushed += len(batch) - len(dead)
-                self._batches += 1
-                self._last_flush = self.clock()
-                self._cond.notify_all()  # room for writers waiting on a full queue
-            return len(batch)
+                try:
+                    self._save_with_retries(self._save_pairs, batch)
+                    outcome = dict.fromkeys(range(len(batch)), True)
+                except Exception as error:
+                    self._isolate(batch, error, outcome)  # raises again if the database looks down
+            finally:
+                with self._cond:
+                    self._in_flight = None
+                    done = self._settle(batch, outcome)
+            return done
 
-    def _isolate(self, batch, error):
-        """The batch keeps failing: try its writes one at a time; return {position: DeadLetter}.
+    def _settle(self, batch, outcome):
+        """Take the stored and dead writes of a batch off the queue (under _cond); return how many."""
+        stored = sum(result is True for result in outcome.values())
+        self._flushed += stored
+        if self._crashed:  # crash() already emptied the queue: what did not land is lost
+            self._lost[0:0] = [write for i, write in enumerate(batch) if outcome.get(i) is not True]
+            self._in_doubt = []
+            return stored
+        for _ in batch:
+            self._queue.popleft()
+        self._queue.extendleft(reversed([write for i, write in enumerate(batch) if i not in outcome]))
+        for i, (key, _) in enumerate(batch):
+            if i not in outcome:
+                continue
+            slot = self._pending[key]
+            slot[0] -= 1
+            if not slot[0]:
+                del self._pending[key]
+                if outcome[i] is not True:  # the cache must not keep a value that was never stored
+                    self.cache.pop(key, None)
+        dead = [result for result in outcome.values() if result is not True]
+        self._dead.extend(dead)
+        if outcome:
+            self._batches += 1
+        self._last_flush = self.clock()
+        self._cond.notify_all()  # room for writers waiting on a full queue
+        return stored + len(dead)
 
-        A write that fails alone while another write goes through is refused
-        for what it is, so it is set aside.  If none goes through and the
-        errors are not about the data, the database is down: the batch
-        stays queued and `error` is raised again.
+    def _isolate(self, batch, error, outcome):
+        """The batch keeps failing: try its writes one at a time, filling outcome.
+
+        A write is set aside as a DeadLetter only if it fails for what it is:
+        with an error about the data, or on both sides of a write the database
+        took (it failed, another write went through, and it failed again,
+        retries and all).  Without that evidence, as when the database blipped,
+        it stays queued at the head (with the later writes to its key, to keep
+        their order) and is tried again with the next batch.  If no write
+        went through and none was set aside, the database looks down:
+        `error` is raised again.
         """
-        outcome = [None] * len(batch)  # True: stored; an exception: failed alone; None: not tried
-        waiting = set()  # keys with an earlier failed write: their later writes wait, to keep order
+        self._took = 0
+        failed_at = {}  # position -> writes the database had taken when this one failed
+        waiting = set()  # keys with an earlier unresolved write: their later writes wait, to keep order
         for i, (key, value) in enumerate(batch):
-            if key in waiting:
-                continue
-            try:
-                self.save_many([(key, value)])
-                outcome[i] = True
-            except Exception as alone:
-                outcome[i] = alone
+            if key not in waiting and not self._try(i, key, value, outcome, failed_at, self._save_one):
                 waiting.add(key)
-        if True not in outcome and not all(isinstance(e, _DATA_ERRORS) for e in outcome if e is not None):
+        kept = set()  # keys with a write that stays queued
+        for i, (key, value) in enumerate(batch):
+            if i in outcome or key in kept:
+                continue
+            tried_before = i in failed_at
+            if tried_before and failed_at[i] == self._took:
+                kept.add(key)  # nothing went through since it failed: no evidence yet
+            elif not self._try(i, key, value, outcome, failed_at, self._save_with_retries, self._save_one):
+                if tried_before:  # fail, success, fail: refused for what it is
+                    outcome[i] = DeadLetter(key, value, self.last_error)
+                else:
+                    kept.add(key)
+        if not outcome:
             raise error
-        dead = {}
-        for i, ((key, value), result) in enumerate(zip(batch, outcome)):
-            if result is True:
-                continue
-            if isinstance(result, _DATA_ERRORS):
-                dead[i] = DeadLetter(key, value, result)
-                continue
-            try:
-                self._save_with_retries([(key, value)])
-            except Exception as refused:
-                dead[i] = DeadLetter(key, value, refused)
-        return dead
 
-    def _save_with_retries(self, batch):
+    def _try(self, i, key, value, outcome, failed_at, save, *how):
+        """Save one write, recording its outcome; return False if it failed with an error not about the data."""
+        try:
+            save(*how, key, value)
+        except _DATA_ERRORS as bad:  # json could not encode it: no retry can help
+            outcome[i] = DeadLetter(key, value, bad)
+        except Exception as refused:
+            self.last_error = refused
+            failed_at[i] = self._took
+            return False
+        else:
+            outcome[i] = True
+        return True
+
+    def _save_one(self, key, value):
+        self._save_pairs([(key, value)])
+        self._took += 1
+
+    def _save_pairs(self, pairs):
+        if self._crashed:  # a killed process makes no more calls
+            raise ClosedError("write-behind crashed; the write was not sent")
+        self.save_many(pairs)
+
+    def _save_with_retries(self, save, *args):
         for attempt in range(self.retries + 1):
             try:
-                self.save_many(batch)
+                save(*args)
                 return
             except Exception as error:  # the database's errors are its own types
                 self.last_error = error
-                if attempt == self.retries or isinstance(error, _DATA_ERRORS):
+                if attempt == self.retries or isinstance(error, _DATA_ERRORS) or self._crashed:
                     raise  # retrying cannot fix bad data
                 with self._cond:
                     self._retried += 1

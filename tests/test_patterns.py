@@ -1,5 +1,6 @@
 """Invariants of each caching pattern, over cachelab caches and a fake or real database."""
 
+import contextlib
 import random
 import threading
 
@@ -200,8 +201,9 @@ def test_write_behind_crash_with_a_background_flusher_is_exact_too():
     wb = WriteBehind(LRUCache(100), db.load, db.save_many, batch_size=10, flush_interval=0.001)
     for key, value in writes:
         wb.write(key, value)
-    lost = wb.crash()
-    assert db.log + lost == writes
+    wb.crash()
+    assert wb.wait(5)  # the batch in the database's hands when crash() came has landed or is lost
+    assert db.log + wb.lost == writes
 
 
 def test_write_behind_refuses_writes_after_close():
@@ -224,7 +226,8 @@ def test_write_behind_back_pressure_times_out_when_the_database_is_down():
     with pytest.raises(QueueFullError, match="still full"):
         wb.write("k", 4, timeout=0.05)
     assert isinstance(wb.last_error, StoreError)
-    assert wb.crash() == [("k", i) for i in range(4)]  # nothing silently dropped
+    wb.crash()
+    assert wb.wait(5) and wb.lost == [("k", i) for i in range(4)]  # nothing silently dropped
 
 
 def test_write_behind_without_a_thread_flushes_inline_when_full():
@@ -515,3 +518,187 @@ def test_a_queue_dropped_after_its_store_closed_says_what_it_could_not_write(tmp
     unflushed = int(run.stdout)
     assert f"could not flush {unflushed} writes when dropped without close()" in run.stderr
     assert "the store is closed" in run.stderr
+
+
+# -- write-behind races, blips, hangs and signals (issue 18)
+
+def test_a_read_racing_a_write_does_not_cache_the_older_database_value():
+    """The loader is held inside its database read until the write has happened."""
+    db = FakeDB()
+    db.data["k"] = "old"
+    loading, written = threading.Event(), threading.Event()
+
+    def slow_load(key):
+        value = db.load(key)  # the database's value, read before the write
+        loading.set()
+        assert written.wait(5)
+        return value
+
+    wb = WriteBehind(LRUCache(10), slow_load, db.save_many, background=False)
+    reader = threading.Thread(target=lambda: results.append(wb.read("k")))
+    results = []
+    reader.start()
+    assert loading.wait(5)
+    wb.write("k", "new")
+    written.set()
+    reader.join(5)
+    assert results == ["old"]  # the read began before the write: either answer is fair for it...
+    assert wb.cache.get("k") == "new" and wb.read("k") == "new"  # ...but the cache keeps the newer
+    wb.close()
+    assert db.data["k"] == "new"
+
+
+def test_a_read_with_no_write_meanwhile_caches_what_it_loaded():
+    db = FakeDB()
+    db.data["k"] = "v"
+    wb = WriteBehind(LRUCache(10), db.load, db.save_many, background=False)
+    assert wb.read("k") == "v" and wb.read("k") == "v" and db.loads == 1
+
+
+class BlipDB(PoisonDB):
+    """Refuses poison always, and every call in `blip` (numbered from 1) as a transient outage."""
+
+    def __init__(self, blip):
+        super().__init__()
+        self.blip, self.calls = blip, 0
+
+    def save_many(self, batch):
+        self.calls += 1
+        if self.calls in self.blip:
+            raise StoreError("connection reset")
+        super().save_many(batch)
+
+
+@pytest.mark.parametrize("blip", [range(6, 14), range(6, 7), range(8, 12)])
+def test_a_blip_while_a_poison_write_is_isolated_dead_letters_only_the_poison(blip):
+    # Call 1 is the batch, 2-3 its retries; isolation then tries a (4), poison (5), b (6), c (7), ...
+    db = BlipDB(blip)
+    cache = LRUCache(10)
+    wb = WriteBehind(cache, db.load, db.save_many, background=False, retries=2, sleep=lambda s: None)
+    for key, value in [("a", 1), ("bad", "poison"), ("b", 2), ("c", 3)]:
+        wb.write(key, value)
+    for _ in range(3):  # a flush that finds the database down raises and keeps the writes queued
+        with contextlib.suppress(StoreError):
+            wb.flush()
+    with pytest.warns(RuntimeWarning, match="refused 1 of 4"):
+        dead = wb.close()
+    assert [(d.key, d.value) for d in dead] == [("bad", "poison")]
+    assert db.data == {"a": 1, "b": 2, "c": 3}
+    assert cache.get("b") == 2 and cache.get("c") == 3 and "bad" not in cache
+
+
+def test_crash_returns_at_once_while_the_database_call_hangs():
+    db = FakeDB()
+    entered, release = threading.Event(), threading.Event()
+
+    def hung_save_many(batch):
+        entered.set()
+        assert release.wait(10)
+        db.save_many(batch)
+
+    wb = WriteBehind(LRUCache(10), db.load, hung_save_many, batch_size=2, flush_interval=60)
+    for i in range(5):
+        wb.write(f"k{i}", i)
+    assert entered.wait(5)  # the flusher is inside the database call with k0, k1
+    crasher = threading.Thread(target=lambda: results.append(wb.crash()))
+    results = []
+    crasher.start()
+    crasher.join(5)
+    hung = crasher.is_alive()
+    release.set()  # let the hung call end, whatever happened, so nothing is left running
+    assert not hung, "crash() waited for the hung database call"
+    assert results == [[("k2", 2), ("k3", 3), ("k4", 4)]]  # never sent: surely lost
+    assert wb.in_doubt == [("k0", 0), ("k1", 1)]  # sent, not yet answered
+    assert wb.wait(5)
+    assert db.log == [("k0", 0), ("k1", 1)] and wb.in_doubt == [] and wb.stats().flushed == 2
+
+
+def test_crash_counts_a_hung_batch_that_then_fails_as_lost():
+    entered, release = threading.Event(), threading.Event()
+
+    def failing_save_many(batch):
+        entered.set()
+        release.wait(10)
+        raise StoreError("gone")
+
+    wb = WriteBehind(LRUCache(10), dict().get, failing_save_many, batch_size=2, flush_interval=60)
+    for i in range(3):
+        wb.write(i, i)
+    assert entered.wait(5)
+    assert wb.crash() == [(2, 2)]
+    release.set()
+    assert wb.wait(5) and wb.lost == [(0, 0), (1, 1), (2, 2)] and wb.stats().flushed == 0
+
+
+_SIGTERMED = """
+import sys, threading
+from cachelab import LRUCache
+from cachelab.patterns import WriteBehind
+from cachelab.lab.store import Store
+
+store = Store({db!r}, delay=0)
+queue = WriteBehind(LRUCache(10), store.get, store.put_many, batch_size=1000, maxsize=20_000,
+                    flush_interval=3600)
+for i in range(10_000):
+    queue.write(f"k{{i}}", i)
+print(queue.stats().unflushed, flush=True)
+threading.Event().wait(60)  # the parent sends SIGTERM here
+"""
+
+
+def test_sigterm_flushes_an_open_queue_before_the_process_ends(tmp_path):
+    import signal
+    import sqlite3
+    import subprocess
+    import sys
+
+    db = tmp_path / "shop.sqlite3"
+    proc = subprocess.Popen([sys.executable, "-c", _SIGTERMED.format(db=str(db))],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        unflushed = int(proc.stdout.readline())
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert unflushed > 0 and proc.returncode == 128 + signal.SIGTERM, proc.stderr.read()
+    with sqlite3.connect(db) as conn:
+        assert conn.execute("SELECT COUNT(*) FROM kv").fetchone()[0] == 10_000
+
+
+def test_sigterm_chains_to_a_handler_installed_before():
+    import subprocess
+    import sys
+
+    script = """
+import os, signal
+from cachelab import LRUCache
+from cachelab.patterns import WriteBehind
+signal.signal(signal.SIGTERM, lambda *a: print("theirs", flush=True))
+queue = WriteBehind(LRUCache(10), dict().get, lambda batch: print("saved", len(batch)), background=False)
+queue.write("k", 1)
+os.kill(os.getpid(), signal.SIGTERM)
+print("still running", flush=True)
+"""
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
+    assert out.stdout.split("\n") == ["theirs", "still running", "saved 1", ""], out.stderr
+
+
+def test_a_full_queue_without_a_flusher_raises_queue_full_when_the_database_refuses():
+    db = FakeDB()
+    wb = WriteBehind(LRUCache(10), db.load, db.save_many, maxsize=2, batch_size=2, background=False,
+                     retries=0)
+    wb.write("a", 1)
+    wb.write("b", 2)
+    db.fail_next = 10**9
+    before = (wb.stats(), list(wb.cache.items()))
+    with pytest.raises(QueueFullError, match="queue full") as raised:
+        wb.write("c", 3)
+    assert isinstance(raised.value.__cause__, StoreError)
+    assert (wb.stats(), list(wb.cache.items())) == before
+    db.fail_next = 0
+    wb.write("c", 3)
+    wb.close()
+    assert db.log == [("a", 1), ("b", 2), ("c", 3)]
