@@ -12,13 +12,32 @@ __all__ = ["as_keys", "next_uses", "reuses"]
 
 
 def as_keys(trace):
-    """Return the trace as a one-dimensional numpy array of integer ids."""
-    keys = np.asarray(trace)
-    if keys.ndim != 1:
+    """Return the trace as a one-dimensional numpy array of integer ids.
+
+    Two requests get one id exactly when a cache (a dict) would see one key:
+    1 and "1" stay apart, None is a key like any other.
+    """
+    if isinstance(trace, (str, bytes)) or not hasattr(trace, "__len__") and not hasattr(trace, "__iter__"):
+        raise TypeError(f"trace must be a sequence of keys, such as a list or a numpy array, got {trace!r}")
+    keys = trace if isinstance(trace, np.ndarray) else None
+    if keys is None:
+        trace = list(trace)
+        kinds = set(map(type, trace))
+        if kinds <= {int} or kinds == {str}:  # numpy holds these exactly, one type throughout
+            keys = np.asarray(trace)
+    if keys is not None and keys.ndim != 1:
         raise ValueError(f"trace must be a one-dimensional sequence of keys, got shape {keys.shape}")
-    if keys.dtype.kind not in "iu":
-        _, keys = np.unique(keys, return_inverse=True)
-    return keys
+    if keys is not None and keys.dtype.kind in "iu":
+        return keys
+    if keys is not None and keys.dtype.kind in "US":
+        return np.unique(keys, return_inverse=True)[1].reshape(-1)
+    # Mixed or other keys: number them as a dict would see them.
+    ids = {}
+    try:
+        return np.fromiter((ids.setdefault(key, len(ids)) for key in trace), dtype=np.int64,
+                           count=len(trace))
+    except TypeError as error:
+        raise TypeError(f"trace keys must be hashable, as a cache's are: {error}") from None
 
 
 def reuses(keys):

@@ -26,6 +26,8 @@ from cachelab.patterns import (
     CacheAside, ReadThrough, WriteAround, WriteBehind, WriteThrough, cache_aside, invalidate,
 )
 from cachelab.policies import ARCCache, ClockCache, S3FIFOCache, SieveCache
+from cachelab.lab.simulation import lru_hit_curve, replay
+from cachelab.lab.datasets import fetch_trace
 from cachelab.lab.store import Store
 from cachelab.lab.workloads import (
     load_trace, loop, make_trace, read_write_workload, scan, shifting_hotset, uniform,
@@ -300,6 +302,7 @@ ROWS = [
     ("stampede strategy unknown", None, lambda _: stampede_sim.simulate("luck"), ValueError, "strategy"),
     ("read_write_workload fraction=2", None, lambda _: read_write_workload(10, 2), ValueError,
      "read_fraction"),
+    ("fetch_trace name unknown", None, lambda _: fetch_trace("nope"), ValueError, "name"),
     ("load_trace path int", None, lambda _: load_trace(5), TypeError, "path"),
     ("load_trace column float", _trace_file, lambda p: load_trace(p, 1.5), TypeError, "column"),
     ("load_trace column<0", _trace_file, lambda p: load_trace(p, -1), ValueError, "column"),
@@ -313,6 +316,11 @@ ROWS = [
      "progress"),
     ("write_oracle_general strings", _trace_file, lambda p: write_oracle_general(["a"], p), ValueError,
      "trace"),
+    ("replay trace int", _lru, lambda c: replay(c, 5), TypeError, "trace"),
+    ("replay cache None", None, lambda _: replay(None, [1, 2]), TypeError, "cache"),
+    ("replay cache class", None, lambda _: replay(LRUCache, [1, 2]), TypeError, "cache"),
+    ("lru_hit_curve unhashable key", None, lambda _: lru_hit_curve([1, [2], 1]), TypeError, "trace"),
+    ("lru_hit_curve trace int", None, lambda _: lru_hit_curve(5), TypeError, "trace"),
     # the demo's options
     ("--db-delay -1", None, lambda _: _cli("--db-delay", "-1"), SystemExit, "--db-delay"),
     ("--db-delay 1e10", None, lambda _: _cli("--db-delay", "1e10"), SystemExit, "--db-delay"),

@@ -194,3 +194,12 @@ def test_every_registered_policy_replays_through_its_hooks(policy, monkeypatch):
     monkeypatch.setattr(Cache, "get", refuse)
     monkeypatch.setattr(Cache, "__setitem__", refuse)
     assert replay(new_cache(policy, 10), trace).hits == expected
+
+
+@pytest.mark.parametrize("trace", [[1, "1", 1, "1"], [1, None, 1, None, None], [1, 1.0, True, b"1", "1"],
+                                   [(1, "a"), (1, "a"), ("1", "a")]])
+def test_lru_hit_curve_sees_the_keys_a_cache_sees(trace):
+    """1 and "1" are two keys to a cache; None is a key like any other."""
+    curve = lru_hit_curve(trace)
+    for size in range(1, len(trace) + 1):
+        assert curve.hits[min(size, len(curve.hits) - 1)] == replay(LRUCache(size), trace).hits

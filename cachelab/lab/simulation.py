@@ -68,6 +68,11 @@ def replay(cache, trace, *, progress=None, hooks=True):
     any other mapping, to time implementations fairly.  `progress=None`
     shows a tqdm bar only for long traces; pass True or False to choose.
     """
+    if not callable(getattr(cache, "get", None)) or not hasattr(cache, "__setitem__") or isinstance(cache, type):
+        raise TypeError(f"cache must be a cache with get(key, default) and cache[key] = value, "
+                        f"such as LRUCache(100), got {cache!r}")
+    if isinstance(trace, (str, bytes)) or not hasattr(trace, "__iter__"):
+        raise TypeError(f"trace must be a sequence of keys, such as a list or a numpy array, got {trace!r}")
     keys = trace.tolist() if hasattr(trace, "tolist") else list(trace)
     bar = _progress(len(keys), progress, type(cache).__name__)
     run = _replay_hooks if hooks and _plain(cache) else _replay_get
