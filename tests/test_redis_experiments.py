@@ -2,8 +2,8 @@
 
 from cachelab import LFUCache, LRUCache
 from cachelab.lab.redis_experiments import (
-    APPROX_SAMPLES, PRECOMPUTED, approx_run, approx_view, encoding_cost, latency_table,
-    memory_per_key,
+    APPROX_SAMPLES, PRECOMPUTED, approx_run, approx_view, encoding_cost, format_network, latency_table,
+    memory_per_key, network_table,
 )
 from cachelab.lab.simulation import replay
 from cachelab.lab.workloads import zipf
@@ -44,3 +44,16 @@ def test_the_precomputed_table_has_every_policy_and_sample_count():
     gap = {s: (r.exact_hits - r.hits) / r.exact_hits for s, r in lru.items()}
     assert gap[10] < gap[1]  # more samples, closer to exact LRU
     assert approx_view(10).count("\n") == 2  # a header and the two policies' rows
+
+
+def test_network_table_puts_the_same_round_trip_in_front_of_both_stores(redis_url):
+    rows = network_table(redis_url, rtts=(0.0004,), n=20, query=0.002, reads=3)
+    loopback, networked = rows
+    assert loopback.rtt_ms is None and loopback.added_us == 0
+    assert networked.rtt_ms == 0.4
+    # The proxy sleeps 0.2 ms each way, so the round trip it adds is at least the 0.4 ms asked for,
+    # and the database behind that delay (plus a 2 ms query) waits at least as long.
+    assert networked.added_us >= 400
+    assert networked.query_us >= 2000 + networked.added_us
+    table = format_network(rows, query_ms=2)
+    assert "loopback (no proxy)" in table and "0.4 ms set" in table and "query/hit" in table

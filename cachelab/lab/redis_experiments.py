@@ -7,13 +7,16 @@ where Redis itself samples at random (its approximated LRU and LFU).
 """
 
 import collections
+import contextlib
 import json
 import pickle
 import statistics
 import time
+import urllib.parse
 
 from ..caches import LFUCache, LRUCache
 from ..redis.cache import JSON, TwoLevelCache, RedisCache
+from .proxy import TCPProxy
 from .simulation import lru_hit_curve, replay
 from .store import Store
 from .workloads import zipf
@@ -22,6 +25,7 @@ __all__ = [
     "APPROX_SAMPLES",
     "ApproxRun",
     "LatencyRow",
+    "NetworkRow",
     "PRECOMPUTED",
     "approx_lru_table",
     "approx_run",
@@ -31,11 +35,20 @@ __all__ = [
     "format_latencies",
     "latency_table",
     "memory_per_key",
+    "network_table",
+    "format_network",
     "product",
 ]
 
 LatencyRow = collections.namedtuple("LatencyRow", "name p50_us p99_us per_second")
 LatencyRow.__doc__ = "One kind of lookup: median and 99th-percentile latency in µs, and lookups per second."
+
+NetworkRow = collections.namedtuple("NetworkRow", "rtt_ms added_us redis_us read_us query_us")
+NetworkRow.__doc__ = (
+    "One simulated network between the application and both stores: the round trip asked for "
+    "(ms; None for plain loopback), the round trip it added as measured (µs), and the p50 in µs "
+    "of a Redis hit, an indexed SQLite read and a slow query, both databases behind that same "
+    "measured round trip.")
 
 ApproxRun = collections.namedtuple("ApproxRun", "policy samples hits keys_held exact_hits")
 ApproxRun.__doc__ = (
@@ -112,6 +125,60 @@ def format_latencies(rows):
     """Return LatencyRows as a plain-text table."""
     lines = [f"{'lookup':40} {'p50 µs':>9} {'p99 µs':>9} {'lookups/s':>11}"]
     lines += [f"{r.name:40} {r.p50_us:9.1f} {r.p99_us:9.1f} {r.per_second:11,.0f}" for r in rows]
+    return "\n".join(lines)
+
+
+def _p50(func, args):
+    return statistics.median(_time_each(func, args)) * 1e6
+
+
+def network_table(url, *, rtts=(0.0002, 0.0005, 0.001), n=300, query=0.05, reads=10):
+    """Time a Redis hit and two database reads with a network round trip in front of both stores.
+
+    The Redis server is reached through a TCPProxy that delays each direction
+    by half of each round trip in `rtts` (seconds); the round trip it really
+    adds (a PING through it, less a PING without it: the proxy's own work
+    included) is then given to the database as a delay, so both stores sit
+    behind the same network.  The database answers an indexed read (SQLite's
+    own cost) and a `query`-second query (the guide's ~50 ms).  The first row
+    is plain loopback, with no proxy and no delay.
+    """
+    import redis
+
+    port = urllib.parse.urlsplit(url).port
+    direct = redis.Redis(port=port, socket_timeout=1)
+    loopback = _p50(lambda _: direct.ping(), range(n))
+    rows = []
+    for rtt in (None, *rtts):
+        proxy = TCPProxy(port, latency=rtt / 2) if rtt else None
+        with proxy or contextlib.nullcontext():
+            target = proxy.url() if proxy else url
+            client = redis.Redis.from_url(target, socket_timeout=1)
+            added = max(0.0, _p50(lambda _: client.ping(), range(n)) - loopback) if proxy else 0.0
+            client.close()
+            cache = RedisCache(target, prefix="cachelab-network:", timeout=1.0)
+            cache["product:1"] = product(1)
+            hit = _p50(cache.get, ["product:1"] * n)
+            cache.clear()
+        with Store(delay=added / 1e6) as store:
+            store.put("product:1", product(1))
+            read = _p50(store.get, ["product:1"] * max(reads, n // 10))
+        with Store(delay=added / 1e6 + query) as store:
+            store.put("product:1", product(1))
+            slow = _p50(store.get, ["product:1"] * reads)
+        rows.append(NetworkRow(rtt and rtt * 1000, added, hit, read, slow))
+    direct.close()
+    return rows
+
+
+def format_network(rows, query_ms=50):
+    """Return NetworkRows as a plain-text table with the two speed-ups of a Redis hit."""
+    lines = [f"{'network round trip':30} {'Redis hit':>10} {'indexed read':>12} {f'{query_ms:g} ms query':>12}"
+             f" {'query/hit':>9} {'read/hit':>8}"]
+    for r in rows:
+        name = "loopback (no proxy)" if r.rtt_ms is None else f"{r.rtt_ms:g} ms set, {r.added_us / 1000:.2f} ms added"
+        lines.append(f"{name:30} {r.redis_us:7.0f} µs {r.read_us:9.0f} µs {r.query_us / 1000:9.1f} ms"
+                     f" {r.query_us / r.redis_us:8.0f}x {r.read_us / r.redis_us:7.2f}x")
     return "\n".join(lines)
 
 
