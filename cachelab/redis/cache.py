@@ -53,12 +53,15 @@ A `RedisCluster` client works too (`RedisCache(cluster_client)`); give it
 short timeouts and few retries (see `cachelab.redis.cluster_client`).
 """
 
+import atexit
 import collections
+import functools
 import json
 import logging
 import pickle
 import threading
 import time
+import weakref
 
 from .._checks import check_callable, check_seconds
 from ..caches import MISSING, CacheInfo
@@ -215,13 +218,32 @@ def _client_from_url(url, timeout):
 class _Breaker:
     """A circuit breaker for one server: shut while it answers, open for a back-off after a failure."""
 
-    # State:
+    # State (read and written under the cache's lock):
     #   node        the cluster node's name, or None for a single server
     #   open_until  clock time before which nothing is sent, or None while the server answers
-    #   failures    consecutive failures; the back-off doubles with each
-    #   dirty       Redis keys whose write or delete was skipped: deleted on recovery
+    #   failures    1 + the failed probes of this outage; the back-off is backoff * 2 ** (failures - 1)
+    #   epoch       bumped when the breaker opens
+    #   inflight    requests sent and not answered yet; the breaker closes only once none is left
+    #   probing     True while one thread probes; every other request fails open meanwhile
+    #   dirty       Redis names whose write or delete was skipped: deleted before the breaker closes
+    #   clear_all   the whole prefix must go first (a skipped clear(), or more than MAX_DIRTY names)
     def __init__(self, node):
-        self.node, self.open_until, self.failures, self.dirty = node, None, 0, set()
+        self.node, self.open_until, self.failures, self.epoch = node, None, 0, 0
+        self.inflight, self.probing, self.dirty, self.clear_all = 0, False, set(), False
+
+    @property
+    def pending(self):
+        return bool(self.dirty) or self.clear_all
+
+
+_EVERYTHING = "everything"  # skip=_EVERYTHING: a skipped clear(), so the whole prefix is pending
+_OPEN_CACHES = weakref.WeakSet()  # caches to close() at interpreter exit
+
+
+@atexit.register
+def _close_at_exit():
+    for cache in list(_OPEN_CACHES):
+        cache.close()
 
 
 class RedisCache:
@@ -232,13 +254,19 @@ class RedisCache:
     #   prefix          every key this cache writes starts with it
     #   ttl             default time-to-live in seconds, or None
     #   codec           Codec turning values into bytes and back
+    #   background      True: a thread deletes skipped keys as soon as the server is back
     #   _hits, _misses, _writes, _skipped, _errors, _outages   the counts of stats()
     #   _breakers       node name (None for a single server) -> _Breaker
-    #   _lock           guards the breakers
+    #   _lock           guards the breakers and the counts of skipped writes, errors and outages
+    #   _settled        notified (under _lock) when a breaker's last request in flight returns
+    #   _retrier        the background thread while one runs, else None
+    #   _wake, _closed  set by close(): the retrier stops, the exit flush has run
     MAX_DIRTY = 10_000  # more skipped keys than this: clear the whole prefix on recovery
+    MAX_TTL = 10**15  # seconds (31.7 million years): Redis keeps expiry as 64-bit milliseconds
+    STRAGGLER_WAIT = 1.0  # seconds a probe waits for requests sent before the outage to return
 
     def __init__(self, client, *, prefix="cachelab:cache:", ttl=None, codec=JSON, timeout=0.05,
-                 backoff=0.5, max_backoff=30.0, clock=time.monotonic):
+                 backoff=0.5, max_backoff=30.0, clock=time.monotonic, background=True):
         if isinstance(client, str):
             check_seconds("timeout", timeout, positive=True)
             client = _client_from_url(client, timeout)
@@ -247,18 +275,21 @@ class RedisCache:
                             f"redis:// URL, got {client!r}")
         if not isinstance(prefix, str) or not prefix:
             raise TypeError(f"prefix must be a non-empty str such as 'myapp:', got {prefix!r}")
-        if ttl is not None:
-            check_seconds("ttl", ttl, positive=True)
         if not isinstance(codec, Codec):
             raise TypeError(f"codec must be a cachelab.redis.Codec such as JSON, got {codec!r}")
-        self.client, self.prefix, self.ttl, self.codec = client, prefix, ttl, codec
+        self.client, self.prefix, self.codec = client, prefix, codec
+        self.ttl = None if ttl is None else self._check_ttl(ttl)
         self.backoff = check_seconds("backoff", backoff)
         self.max_backoff = check_seconds("max_backoff", max_backoff)
         self.clock = check_callable("clock", clock, "time.monotonic")
+        self.background = bool(background)
         self._cluster = hasattr(client, "get_nodes")
         self._hits = self._misses = self._writes = self._skipped = self._errors = self._outages = 0
         self._breakers = {None: _Breaker(None)}
         self._lock = threading.Lock()
+        self._settled = threading.Condition(self._lock)
+        self._retrier, self._wake, self._closed = None, threading.Event(), False
+        _OPEN_CACHES.add(self)
 
     # -- keys
 
@@ -279,8 +310,15 @@ class RedisCache:
             raise KeyError(name)
         return decode_key(name[len(self.prefix):])
 
+    def _check_ttl(self, ttl):
+        ttl = check_seconds("ttl", ttl, positive=True)
+        if ttl > self.MAX_TTL:
+            raise ValueError(f"ttl must be at most {self.MAX_TTL:.0e} seconds (Redis keeps expiry "
+                             f"times as 64-bit milliseconds); use ttl=None for no expiry, got {ttl!r}")
+        return ttl
+
     def _ttl_ms(self, ttl):
-        ttl = self.ttl if ttl is None else check_seconds("ttl", ttl, positive=True)
+        ttl = self.ttl if ttl is None else self._check_ttl(ttl)
         return None if ttl is None else max(1, round(ttl * 1000))
 
     # -- the circuit breaker: one for a server, one per node of a cluster
@@ -296,87 +334,241 @@ class RedisCache:
         with self._lock:
             return self._breakers.setdefault(node, _Breaker(node))
 
-    def _call(self, breaker, func, *args, **kwargs):
-        """Run one request; return MISSING when its server is (or just went) down."""
-        if breaker.open_until is not None and not self._probe(breaker):
+    def _call(self, breaker, request, skip=()):
+        """Return request() from breaker's server, or MISSING when it is (or just went) down.
+
+        `skip` names the Redis keys the request writes or deletes: if it does not
+        happen they are counted as skipped and deleted before the breaker closes.
+        """
+        epoch = self._admit(breaker, skip)
+        if epoch is None:
             return MISSING
         try:
-            return func(*args, **kwargs)
+            return request()
         except _down_errors() as error:
-            self._trip(breaker, error)
+            self._trip(breaker, error, skip)
         except Exception as error:
             import redis
 
             if not isinstance(error, redis.RedisError):
                 raise
-            self._errors += 1  # e.g. OOM under maxmemory-policy noeviction: skip, keep going
-            log.debug("cachelab.redis: %s failed: %s", self.prefix, error)
+            self._refused(breaker, error, skip)
+        finally:
+            with self._lock:
+                breaker.inflight -= 1
+                if not breaker.inflight:
+                    self._settled.notify_all()
         return MISSING
 
-    def _trip(self, breaker, error):
+    def _admit(self, breaker, skip=()):
+        """Let one request through: its breaker's epoch, or None to fail open (skip marked dirty)."""
+        with self._lock:
+            if breaker.open_until is None:
+                breaker.inflight += 1
+                return breaker.epoch
+            if breaker.probing or self.clock() < breaker.open_until:
+                self._mark(breaker, skip)
+                return None
+            breaker.probing = True  # this thread probes; the others keep failing open
+        probed = self._probe(breaker)
+        with self._lock:
+            if probed and breaker.open_until is None:
+                breaker.inflight += 1
+                return breaker.epoch
+            self._mark(breaker, skip)
+            return None
+
+    def _mark(self, breaker, skip):
+        """Under the lock, with the breaker open: skip did not reach the server; delete it on recovery."""
+        if skip is _EVERYTHING:
+            breaker.clear_all = True
+        elif skip:
+            self._skipped += len(skip)
+            breaker.dirty.update(skip)
+            if len(breaker.dirty) > self.MAX_DIRTY:
+                breaker.dirty.clear()
+                breaker.clear_all = True
+        if breaker.pending and self.background and self._retrier is None and not self._closed:
+            self._retrier = threading.Thread(target=self._retry_in_background, daemon=True,
+                                             name=f"cachelab.redis retry {self.prefix}")
+            self._retrier.start()
+
+    def _open(self, breaker, failures):
+        """Under the lock: stop sending to breaker's server for the back-off of `failures`; return it."""
+        wait = min(self.backoff * 2 ** (failures - 1), self.max_backoff)
+        if breaker.open_until is None:
+            breaker.epoch += 1
+            self._outages += 1
+        breaker.failures, breaker.open_until = failures, self.clock() + wait
+        return wait
+
+    def _trip(self, breaker, error, skip):
+        # Only the first request to fail opens the breaker: the others in flight meet the
+        # same outage and must not double the back-off (it doubles once per failed probe).
         with self._lock:
             self._errors += 1
-            breaker.failures += 1
-            wait = min(self.backoff * 2 ** (breaker.failures - 1), self.max_backoff)
             first = breaker.open_until is None
-            breaker.open_until = self.clock() + wait
-            if first:
-                self._outages += 1
+            wait = self._open(breaker, 1) if first else None
+            # Still open: the probe waits for this request before it may close the breaker.
+            self._mark(breaker, skip)
         if first:
             where = f" node {breaker.node}" if breaker.node else ""
             log.warning("cachelab.redis: cache %r%s unreachable (%s: %s); failing open: reads go "
                         "to the database and cache writes are skipped; retrying in %.3g s",
                         self.prefix, where, type(error).__name__, error, wait)
 
-    def _probe(self, breaker):
-        """The back-off has passed: drop the keys skipped meanwhile, then let requests through."""
+    def _refused(self, breaker, error, skip):
+        """The server answered but refused (e.g. OOM under noeviction): drop the old copies now."""
         with self._lock:
-            if self.clock() < breaker.open_until:
-                return False
-            dirty, breaker.dirty = breaker.dirty, set()
+            self._errors += 1
+        log.debug("cachelab.redis: %s failed: %s", self.prefix, error)
+        if not skip or skip is _EVERYTHING:
+            return
+        try:
+            self._unlink(list(skip), self._client_for(breaker))  # a full server still deletes
+        except _down_errors() as down:
+            self._trip(breaker, down, skip)
+            return
+        except Exception:  # refused again: keep them for a probe, as if it were down
+            with self._lock:
+                if breaker.open_until is None:
+                    self._open(breaker, 1)
+                self._mark(breaker, skip)
+            return
+        with self._lock:
+            self._skipped += len(skip)
+
+    def _probe(self, breaker):
+        """Delete the keys skipped meanwhile, then close the breaker; False if still unreachable.
+
+        Called by the one thread that set breaker.probing.  The breaker closes only
+        under the lock, once no request sent before the outage is still in flight and
+        no skipped key is left, so no read can overtake the deletes.
+        """
+        dirty, clear_all, answered, dropped = set(), False, False, 0
         try:
             client = self._client_for(breaker)
-            if len(dirty) > self.MAX_DIRTY:
-                self._clear_prefix(client)
-            elif dirty:
-                self._unlink(list(dirty))
-            else:
-                client.ping()
-        except _down_errors() as error:
+            while True:
+                with self._lock:
+                    if not self._settled.wait_for(lambda: not breaker.inflight, self.STRAGGLER_WAIT):
+                        self._open(breaker, breaker.failures)  # a request still hangs: wait again
+                        breaker.probing = False
+                        return False
+                    dirty, breaker.dirty = breaker.dirty, set()
+                    clear_all, breaker.clear_all = breaker.clear_all, False
+                    if answered and not dirty and not clear_all:
+                        breaker.open_until, breaker.failures, breaker.probing = None, 0, False
+                        break
+                if clear_all:
+                    self._clear_prefix(client)
+                elif dirty:
+                    self._unlink(list(dirty), client)
+                else:
+                    client.ping()
+                answered, dropped = True, dropped + len(dirty)
+                dirty, clear_all = set(), False
+        except Exception as error:  # down, refused, or anything else: still failing open
             with self._lock:
                 breaker.dirty |= dirty
-            self._trip(breaker, error)
+                breaker.clear_all |= clear_all
+                self._errors += 1
+                wait = self._open(breaker, breaker.failures + 1)
+                breaker.probing = False
+            log.info("cachelab.redis: cache %r still unreachable (%s); retrying in %.3g s",
+                     self.prefix, type(error).__name__, wait)
             return False
-        with self._lock:
-            breaker.open_until, breaker.failures = None, 0
         log.warning("cachelab.redis: cache %r reachable again; %d skipped keys dropped",
-                    self.prefix, len(dirty))
+                    self.prefix, dropped)
         return True
+
+    def retry(self):
+        """Probe now each server whose back-off has passed; return how many skipped keys are left.
+
+        The background thread calls this when a back-off ends; with background=False
+        (a test with a fake clock) call it yourself.  A prefix-wide clear counts as one.
+        """
+        for breaker in list(self._breakers.values()):
+            with self._lock:
+                if breaker.open_until is None or breaker.probing or self.clock() < breaker.open_until:
+                    continue
+                breaker.probing = True
+            self._probe(breaker)
+        return self.pending
+
+    def _retry_in_background(self):
+        # Skipped deletes must not wait for this instance's next request: another
+        # process reads the old value meanwhile, and an idle process never sends one.
+        while True:
+            with self._lock:
+                due = [b.open_until for b in self._breakers.values()
+                       if b.open_until is not None and b.pending]
+                if not due or self._closed:
+                    self._retrier = None
+                    return
+                wait = min(due) - self.clock()
+            if wait <= 0:
+                self.retry()
+            self._wake.wait(max(wait, 0.005))  # a request may be probing: look again shortly
+
+    def close(self):
+        """Stop retrying in the background, try once more to delete every skipped key, and log
+        at ERROR each key that could not be (it keeps its old value until its TTL ends).
+
+        Runs at interpreter exit too.  Returns the keys left stale (prefix + "*" for a clear).
+        """
+        with self._lock:
+            self._closed = True
+            thread = self._retrier
+        self._wake.set()
+        if thread is not None and thread is not threading.current_thread():
+            thread.join(self.STRAGGLER_WAIT)
+        lost = []
+        for breaker in list(self._breakers.values()):
+            with self._lock:
+                dirty, breaker.dirty = breaker.dirty, set()
+                clear_all, breaker.clear_all = breaker.clear_all, False
+            if not dirty and not clear_all:
+                continue
+            try:
+                client = self._client_for(breaker)
+                self._clear_prefix(client) if clear_all else self._unlink(list(dirty), client)
+            except Exception as error:
+                keys = [self.prefix + "*"] if clear_all else sorted((self._readable(n) for n in dirty), key=repr)
+                lost += keys
+                log.error("cachelab.redis: cache %r could not invalidate %d key(s) on exit (%s: %s); "
+                          "each keeps its old value until it expires (ttl=%r): %s", self.prefix,
+                          len(keys), type(error).__name__, error, self.ttl,
+                          ", ".join(map(repr, keys)))
+        return lost
+
+    def _readable(self, name):
+        try:
+            return self.key_of(name)
+        except KeyError:
+            return name
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
 
     def _client_for(self, breaker):
         if breaker.node is None:
             return self.client
         return self.client.get_redis_connection(self.client.get_node(node_name=breaker.node))
 
-    def _skip(self, breaker, *names):
-        """A write or delete of names did not happen: never leave their old values behind."""
-        with self._lock:
-            self._skipped += 1
-            if breaker.open_until is not None:  # down: delete them when it is back
-                breaker.dirty.update(names)
-                return
-        # The server answered but refused (e.g. OOM under maxmemory-policy noeviction):
-        # drop the old copies now, which a full server still allows.
-        try:
-            self._unlink(list(names))
-        except Exception:
-            with self._lock:
-                breaker.dirty.update(names)
-
     @property
     def available(self):
         """False while a breaker is open (a server was unreachable and its back-off runs)."""
-        return all(b.open_until is None for b in list(self._breakers.values()))
+        with self._lock:
+            return all(b.open_until is None for b in self._breakers.values())
+
+    @property
+    def pending(self):
+        """How many skipped writes and deletes wait for the server (a pending clear counts one)."""
+        with self._lock:
+            return sum(len(b.dirty) + b.clear_all for b in self._breakers.values())
 
     def ping(self):
         """Check the server now; raise ConnectionError naming the cache and how to fix it."""
@@ -401,16 +593,18 @@ class RedisCache:
 
     def _count(self, name, data, default):
         value = MISSING if data is None or data is MISSING else self._decode(name, data)
-        if value is MISSING:
-            self._misses += 1
-            return default
-        self._hits += 1
+        with self._lock:
+            if value is MISSING:
+                self._misses += 1
+                return default
+            self._hits += 1
         return value
 
     def get(self, key, default=None):
         """Return the cached value, or default on a miss or while the server is down."""
         name = self._name(key)
-        return self._count(name, self._call(self._breaker(name), self.client.get, name), default)
+        data = self._call(self._breaker(name), functools.partial(self.client.get, name))
+        return self._count(name, data, default)
 
     def __getitem__(self, key):
         value = self.get(key, MISSING)
@@ -438,14 +632,14 @@ class RedisCache:
         mget = self.client.mget_nonatomic if self._cluster else self.client.mget
         found = {}
         for breaker, group in self._by_server(names).items():
-            datas = self._call(breaker, mget, group)
+            datas = self._call(breaker, functools.partial(mget, group))
             if datas is not MISSING:
                 found.update(zip(group, datas))
         return found
 
     def __contains__(self, key):
         name = self._name(key)
-        return bool(self._call(self._breaker(name), self.client.exists, name) or 0)
+        return bool(self._call(self._breaker(name), functools.partial(self.client.exists, name)) or 0)
 
     # -- writes
 
@@ -454,15 +648,17 @@ class RedisCache:
             return self.codec.dumps(value)
         except TypeError as error:
             raise TypeError(f"cannot cache {key!r}: {error}") from None
+        except RecursionError:
+            raise TypeError(f"cannot cache {key!r}: the value is nested too deep for the "
+                            f"{self.codec.name} codec; store a flatter value") from None
 
     def set(self, key, value, ttl=None):
         """Store value under key for ttl seconds (default: the cache's ttl); skipped while down."""
-        name, data = self._name(key), self._encode(key, value)
-        breaker = self._breaker(name)
-        if self._call(breaker, self.client.set, name, data, px=self._ttl_ms(ttl)) is MISSING:
-            self._skip(breaker, name)
-        else:
-            self._writes += 1
+        name, data, px = self._name(key), self._encode(key, value), self._ttl_ms(ttl)
+        request = functools.partial(self.client.set, name, data, px=px)
+        if self._call(self._breaker(name), request, skip=(name,)) is not MISSING:
+            with self._lock:
+                self._writes += 1
 
     def __setitem__(self, key, value):
         self.set(key, value)
@@ -480,31 +676,25 @@ class RedisCache:
             return pipe.execute()
 
         for breaker, group in self._by_server(encoded).items():
-            if self._call(breaker, send, group) is MISSING:
-                self._skip(breaker, *group)
-            else:
-                self._writes += len(group)
+            if self._call(breaker, functools.partial(send, group), skip=tuple(group)) is not MISSING:
+                with self._lock:
+                    self._writes += len(group)
 
     def pop(self, key, default=None):
         """Remove key and return its value (GETDEL); default if absent or the server is down."""
         name = self._name(key)
-        breaker = self._breaker(name)
-        data = self._call(breaker, self.client.getdel, name)
-        if data is MISSING:
-            self._skip(breaker, name)  # not deleted: the stale copy goes when the server is back
-            return default
-        if data is None:
+        data = self._call(self._breaker(name), functools.partial(self.client.getdel, name),
+                          skip=(name,))  # not deleted: the old copy goes before the breaker closes
+        if data is None or data is MISSING:
             return default
         value = self._decode(name, data)
         return default if value is MISSING else value
 
     def __delitem__(self, key):
         name = self._name(key)
-        breaker = self._breaker(name)
-        removed = self._call(breaker, self.client.unlink, name)
-        if removed is MISSING:
-            self._skip(breaker, name)  # deleted when the server is back
-        elif not removed:
+        removed = self._call(self._breaker(name), functools.partial(self.client.unlink, name),
+                             skip=(name,))
+        if removed is not MISSING and not removed:
             raise KeyError(key)
 
     # -- the whole prefix
@@ -536,16 +726,26 @@ class RedisCache:
         self._unlink(self._scan(client), client)
 
     def clear(self):
-        """Delete every key under this cache's prefix (SCAN + UNLINK) and reset the counts."""
-        for breaker, client in self._servers():
-            self._call(breaker, self._clear_prefix, client)
-        self._hits = self._misses = self._writes = self._skipped = self._errors = 0
+        """Delete every key under this cache's prefix (SCAN + UNLINK) and reset the counts.
+
+        If a server cannot be reached, raise ConnectionError and keep the counts: its
+        part of the clear runs first when it is back (before any read gets through).
+        """
+        missed = [breaker for breaker, client in self._servers()
+                  if self._call(breaker, functools.partial(self._clear_prefix, client),
+                                skip=_EVERYTHING) is MISSING]
+        if missed:
+            raise ConnectionError(
+                f"cache {self.prefix!r} could not be cleared: {len(missed)} of its servers did not "
+                "answer; their keys are deleted when they are back, before any read is served")
+        with self._lock:
+            self._hits = self._misses = self._writes = self._skipped = self._errors = 0
 
     def _names(self):
         """{Redis name: cache key} under the prefix on each server that answers; foreign names skipped."""
         own = {}
         for breaker, client in self._servers():
-            found = self._call(breaker, self._scan, client)
+            found = self._call(breaker, functools.partial(self._scan, client))
             for name in () if found is MISSING else found:
                 try:
                     own[name] = self.key_of(name)
@@ -650,8 +850,14 @@ class TwoLevelCache:
             self._misses += 1
             return default
         self._hits += 1
-        self.near[key] = value
+        self._keep_near(key, value)
         return value
+
+    def _keep_near(self, key, value):
+        try:
+            self.near[key] = value
+        except ValueError:  # too large for a size-bounded near cache: serve it from far only
+            self.near.pop(key, None)  # and never leave an older near copy behind
 
     def __getitem__(self, key):
         value = self.get(key, MISSING)
@@ -665,7 +871,7 @@ class TwoLevelCache:
             self.far.set(key, value, ttl)
         else:
             self.far[key] = value
-        self.near[key] = value
+        self._keep_near(key, value)
 
     def __setitem__(self, key, value):
         self.set(key, value)
