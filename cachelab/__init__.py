@@ -39,7 +39,12 @@ from .patterns import (
     invalidate,
 )
 from .policies import ARCCache, ClockCache, S3FIFOCache, SieveCache, opt_hits
-from .redis import RedisCache, TwoLevelCache  # redis itself is imported on first use
+from .redis import (  # redis itself is imported on first use
+    PubSubNearCache,
+    RedisCache,
+    TrackingNearCache,
+    TwoLevelCache,
+)
 from .stampede import (  # redis and asyncio are imported on first use
     AsyncSingleFlight,
     Jitter,
@@ -87,9 +92,11 @@ __all__ = [
     "S3FIFOCache",
     "SieveCache",
     "opt_hits",
-    # a shared cache in Redis (Valkey), and an in-process cache in front of it
+    # a shared cache in Redis (Valkey), and in-process caches in front of it
     "RedisCache",
     "TwoLevelCache",
+    "PubSubNearCache",
+    "TrackingNearCache",
     # stampede protection (cachelab.stampede; the simulator is cachelab.lab.stampede_sim)
     "AsyncSingleFlight",
     "Jitter",
