@@ -158,11 +158,12 @@ class CachingProxy:
         """Store the response if a shared cache may (or if a static-path rule says so); True if stored."""
         lifetime = freshness_lifetime(headers)
         ok, _ = storable(request.headers, headers, status=status, shared=self.rules.obey_private)
+        vary = _find(headers, "Vary")
         if self.rules.cache_static_paths and status == 200 and request.path.split("?")[0].endswith(_STATIC):
-            ok, lifetime = True, max(lifetime, self.rules.cache_static_paths)
+            # "It looks like a file, so it is the same for everyone": headers and Vary ignored.
+            ok, lifetime, vary = True, max(lifetime, self.rules.cache_static_paths), None
         if not ok:
             return False
-        vary = _find(headers, "Vary")
         entry = Entry(status, headers, body, self.clock(), lifetime, vary)
         with self._lock:
             variants = self._store.setdefault(key, {})

@@ -16,7 +16,7 @@ import threading
 
 from werkzeug.serving import WSGIRequestHandler, make_server
 
-from .._checks import check_callable
+from .._checks import check_callable, check_int
 
 __all__ = ["LoggedRequest", "RequestLog", "Server", "serve"]
 
@@ -97,6 +97,8 @@ class Server:
 def serve(app, *, port=0):
     """Serve the WSGI `app` on 127.0.0.1 (a free port by default) until the block ends; yield a Server."""
     check_callable("app", app, "a Flask app or any WSGI callable")
+    if check_int("port", port) > 65535:
+        raise ValueError(f"port must be 0 (any free port) or a port number up to 65535, got {port!r}")
     log = RequestLog(app)
     httpd = make_server("127.0.0.1", port, log, threaded=True, request_handler=_QuietHandler)
     httpd.daemon_threads = True  # a browser's idle keep-alive connection must not hold up the exit

@@ -24,6 +24,7 @@ serves the account page, as a catch-all route does).
 import contextlib
 import dataclasses
 import html
+import re
 import time
 
 from flask import Flask, Response, request
@@ -32,7 +33,7 @@ from ..httpcache import cache_control, etag_for, http_date, not_modified
 from .._checks import check_callable
 from .store import PRODUCTS, NotFoundError
 
-__all__ = ["HEADER_CHOICES", "HEADERS_OFF", "HeaderPolicy", "Shop"]
+__all__ = ["HEADER_CHOICES", "HEADERS_OFF", "HeaderPolicy", "Shop", "shown"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -188,3 +189,14 @@ class Shop:
 
     def __repr__(self):
         return f"Shop({self.store!r}, policy={self.policy!r})"
+
+
+def shown(page):
+    """What a reader of a shop page sees: its text without tags, plus where its stylesheet comes from."""
+    if isinstance(page, bytes):
+        page = page.decode()
+    if not isinstance(page, str):
+        raise TypeError(f"page must be the HTML text of a page, got {page!r}")
+    sheet = re.search(r'<link rel="stylesheet" href="([^"]*)"', page)
+    text = " ".join(re.sub(r"<title>.*?</title>|<[^>]+>", " ", page).split())
+    return html.unescape(text) + (f" [stylesheet {sheet.group(1)}]" if sheet else "")

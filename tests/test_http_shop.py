@@ -1,0 +1,196 @@
+"""The shop as a real web app on a loopback port, the toy shared cache in front of it, and their attacks.
+
+Servers are real (werkzeug on 127.0.0.1); freshness runs on a FakeClock,
+so every count here is exact.
+"""
+
+import threading
+
+import pytest
+import requests
+
+from cachelab.lab.http_experiments import (
+    client_cache_counts, origin_load, shop_servers, staleness,
+)
+from cachelab.lab.http_proxy import ProxyRules
+from cachelab.lab.webshop import HEADER_CHOICES, HEADERS_OFF, HeaderPolicy, shown
+
+JOHN, JANE = {"user": "101"}, {"user": "102"}
+
+
+def get(server, path, **options):
+    return requests.get(server.url + path, **options)
+
+
+# -- the shop alone
+
+def test_product_page_carries_the_policy_and_answers_304():
+    with shop_servers() as (shop, origin, _, _):
+        first = get(origin, "/products/1")
+        assert first.status_code == 200 and "iPhone 14 $999" in shown(first.text)
+        assert first.headers["Cache-Control"] == "public, max-age=60"
+        etag, modified = first.headers["ETag"], first.headers["Last-Modified"]
+        assert get(origin, "/products/1", headers={"If-None-Match": etag}).status_code == 304
+        assert get(origin, "/products/1", headers={"If-Modified-Since": modified}).status_code == 304
+        shop.clock.tick(5)
+        shop.set_price(1, 899)
+        changed = get(origin, "/products/1", headers={"If-None-Match": etag})
+        assert changed.status_code == 200 and "$899" in changed.text and changed.headers["ETag"] != etag
+        assert get(origin, "/products/1", headers={"If-Modified-Since": modified}).status_code == 200
+        assert [(e.status, e.conditional) for e in origin.log.entries] == [
+            (200, False), (304, True), (304, True), (200, True), (200, True)]
+
+
+def test_headers_off_sends_no_caching_headers_and_never_304():
+    with shop_servers(HEADERS_OFF) as (_, origin, _, _):
+        page = get(origin, "/products/1")
+        assert not {"Cache-Control", "ETag", "Last-Modified", "Vary"} & set(page.headers)
+        assert get(origin, "/products/1", headers={"If-None-Match": "*"}).status_code == 200
+
+
+def test_account_page_needs_the_cookie_and_strict_paths_refuse_the_rest():
+    with shop_servers() as (_, origin, _, _):
+        assert get(origin, "/account").status_code == 401
+        page = get(origin, "/account", cookies=JOHN)
+        assert "John Doe john@example.com" in shown(page.text)
+        assert page.headers["Cache-Control"] == "private, no-cache" and page.headers["Vary"] == "Cookie"
+        assert get(origin, "/account/profile.css", cookies=JOHN).status_code == 404
+        assert get(origin, "/products/99").status_code == 404
+    with shop_servers(strict_paths=False) as (_, origin, _, _):
+        assert "John Doe" in get(origin, "/account/profile.css", cookies=JOHN).text
+
+
+def test_the_server_stops_with_its_block():
+    before = set(threading.enumerate())
+    with shop_servers() as (_, origin, _, edge):
+        url = origin.url
+        assert get(origin, "/").status_code == 200
+    assert not {t for t in set(threading.enumerate()) - before if t.name.startswith("serve:")}
+    with pytest.raises(requests.ConnectionError):
+        requests.get(url, timeout=2)
+
+
+# -- the shared cache
+
+def test_proxy_hits_within_max_age_and_revalidates_after():
+    with shop_servers() as (shop, origin, proxy, edge):
+        outcomes = []
+        for _ in range(3):
+            outcomes.append(get(edge, "/products/1").headers["X-Cache"])
+            shop.clock.tick(40)
+        assert outcomes == ["MISS", "HIT", "REVALIDATED"]
+        assert origin.log.statuses() == {200: 1, 304: 1}
+
+
+def test_proxy_answers_a_clients_conditional_get_itself():
+    with shop_servers() as (_, origin, _, edge):
+        etag = get(edge, "/products/1").headers["ETag"]
+        assert get(edge, "/products/1", headers={"If-None-Match": etag}).status_code == 304
+        assert origin.log.statuses() == {200: 1}
+
+
+@pytest.mark.parametrize("choice, outcomes", [
+    ("no headers", ["PASS", "PASS"]),
+    ("no-store", ["PASS", "PASS"]),
+    ("no-cache + ETag", ["MISS", "REVALIDATED"]),
+    ("max-age=0, s-maxage=10", ["MISS", "HIT"]),
+])
+def test_proxy_stores_only_what_the_headers_allow(choice, outcomes):
+    with shop_servers(HEADER_CHOICES[choice]) as (_, _, _, edge):
+        assert [get(edge, "/products/1").headers["X-Cache"] for _ in range(2)] == outcomes
+
+
+def test_stale_while_revalidate_serves_stale_once_and_refreshes_behind():
+    with shop_servers(HEADER_CHOICES["max-age=10, swr=50"]) as (shop, origin, proxy, edge):
+        get(edge, "/products/1")
+        shop.clock.tick(20)
+        shop.set_price(1, 899)
+        stale = get(edge, "/products/1")
+        proxy.drain()
+        assert stale.headers["X-Cache"] == "STALE" and "$999" in stale.text
+        fresh = get(edge, "/products/1")
+        assert fresh.headers["X-Cache"] == "HIT" and "$899" in fresh.text
+        assert origin.log.statuses() == {200: 2}
+
+
+def test_stale_if_error_covers_an_outage_within_its_window():
+    policy = HeaderPolicy(product="public, max-age=10, stale-if-error=60")
+    with shop_servers(policy) as (shop, origin, _, edge):
+        get(edge, "/products/1")
+        with shop.outage():
+            shop.clock.tick(30)
+            during = get(edge, "/products/1")
+            shop.clock.tick(60)
+            after_window = get(edge, "/products/1")
+        assert during.status_code == 200 and during.headers["X-Cache"] == "STALE-IF-ERROR"
+        assert after_window.status_code == 503
+        assert origin.log.statuses() == {200: 1, 503: 2}
+
+
+# -- the attacks, and their fixes
+
+LEAKY = HeaderPolicy(account="private, max-age=60", vary=None)
+PUBLIC_PER_USER = HeaderPolicy(account="public, max-age=60", vary="Cookie")
+
+
+@pytest.mark.parametrize("policy, rules, leaks", [
+    (LEAKY, ProxyRules(obey_private=False), True),
+    (LEAKY, ProxyRules(), False),
+    (PUBLIC_PER_USER, ProxyRules(obey_vary=False), True),
+    (PUBLIC_PER_USER, ProxyRules(), False),
+], ids=["ignores private", "obeys private", "ignores Vary", "obeys Vary"])
+def test_a_shared_cache_that_ignores_private_or_vary_leaks_one_users_page(policy, rules, leaks):
+    with shop_servers(policy, rules=rules) as (_, _, _, edge):
+        assert "John Doe" in get(edge, "/account", cookies=JOHN).text
+        jane_sees = shown(get(edge, "/account", cookies=JANE).text)
+        assert ("John Doe" in jane_sees) is leaks and ("Jane Smith" in jane_sees) is not leaks
+
+
+@pytest.mark.parametrize("rules, poisoned", [(ProxyRules(pass_forwarded_host=True), True), (ProxyRules(), False)])
+def test_an_unkeyed_forwarded_host_poisons_the_page_for_everyone(rules, poisoned):
+    with shop_servers(rules=rules, reflect_forwarded_host=True) as (_, _, _, edge):
+        get(edge, "/products/1", headers={"X-Forwarded-Host": "evil.example"})
+        victim = shown(get(edge, "/products/1").text)
+        assert ("//evil.example/" in victim) is poisoned
+
+
+@pytest.mark.parametrize("rules, strict, leaks", [
+    (ProxyRules(cache_static_paths=300), False, True),
+    (ProxyRules(), False, False),
+    (ProxyRules(cache_static_paths=300), True, False),
+], ids=["by extension", "obeys headers", "strict paths"])
+def test_web_cache_deception(rules, strict, leaks):
+    with shop_servers(rules=rules, strict_paths=strict) as (_, _, _, edge):
+        get(edge, "/account/profile.css", cookies=JOHN)  # the victim follows the attacker's link
+        attacker = get(edge, "/account/profile.css")  # no cookie
+        assert ("john@example.com" in attacker.text) is leaks
+
+
+# -- the notebook's measurements, exactly
+
+def test_client_cache_counts():
+    rows = {row[0]: row[1:] for row in client_cache_counts(views=5)}
+    assert rows["no headers"] == (5, 0, 0)
+    assert rows["no-store"] == (5, 0, 0)
+    assert rows["no-cache + ETag"] == (1, 4, 4)
+    assert rows["max-age=60"] == (1, 0, 4)
+
+
+def test_staleness_after_a_price_change():
+    rows = {row.choice: row for row in staleness(views=80, change_at=30)}
+    assert rows["no headers"][1:] == (80, 0, 0, 0)
+    assert rows["no-cache + ETag"][1:] == (2, 78, 0, 0)
+    assert rows["max-age=60"][1:] == (2, 0, 30, 30)
+    assert rows["max-age=0, s-maxage=10"][1:] == (2, 6, 0, 0)
+    assert rows["max-age=10, swr=50"][1:] == (2, 6, 1, 1)
+
+
+def test_origin_load_per_layer():
+    choices = {k: HEADER_CHOICES[k] for k in ("no headers", "max-age=60", "no-cache + ETag")}
+    table = origin_load(choices, views=30, users=3)
+    assert set(table["no headers"].values()) == {(100.0, 0.0)}
+    load = table["max-age=60"]
+    assert load["no cache"] == (100.0, 0.0)
+    assert load["shared cache"][0] < load["client caches"][0] < 100 and load["both"][1] == 0
+    assert table["no-cache + ETag"]["client caches"][0] == load["client caches"][0]
+    assert sum(table["no-cache + ETag"]["client caches"]) == 100.0  # every view asks, most get a 304
