@@ -38,7 +38,7 @@ from .patterns import (
     cache_aside,
     invalidate,
 )
-from .policies import ARCCache, ClockCache, S3FIFOCache, SieveCache, opt_hits
+from .policies import ARCCache, ClockCache, S3FIFOCache, SieveCache, WTinyLFUCache, opt_hits
 from .redis import (  # redis itself is imported on first use
     PubSubNearCache,
     RedisCache,
@@ -91,6 +91,7 @@ __all__ = [
     "ClockCache",
     "S3FIFOCache",
     "SieveCache",
+    "WTinyLFUCache",
     "opt_hits",
     # a shared cache in Redis (Valkey), and in-process caches in front of it
     "RedisCache",

@@ -1,13 +1,16 @@
-"""CLOCK, SIEVE, ARC, S3-FIFO and OPT: the cache contract, eviction order, reference models."""
+"""CLOCK, SIEVE, ARC, S3-FIFO, W-TinyLFU and OPT: the cache contract, eviction order, reference models."""
 
 import itertools
 import math
+import os
+import subprocess
+import sys
 
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from cachelab import ARCCache, ClockCache, S3FIFOCache, SieveCache, opt_hits
-from cachelab.policies import POLICIES, new_cache, policy_class
+from cachelab import ARCCache, ClockCache, LRUCache, S3FIFOCache, SieveCache, opt_hits
+from cachelab.policies import POLICIES, CountMinSketch, WTinyLFUCache, new_cache, policy_class, policy_name
 from cachelab.lab.simulation import replay
 from cachelab.lab.workloads import make_trace
 
@@ -332,16 +335,104 @@ def test_opt_names_bad_maxsize(maxsize):
         opt_hits([1, 2], maxsize)
 
 
+# -- W-TinyLFU and its sketch ----------------------------------------------------
+
+class TestWTinyLFU(EntriesOnly, CacheContract):
+    Cache = WTinyLFUCache
+
+    # maxsize 5: a window of 1 key, a main cache of 4 (probation 1, protected 3).
+    def full(self):
+        cache = fill(self.make(5), [1, 2, 3, 4, 5, 6])
+        # The window held all five until the cache filled; then 1 went to probation,
+        # 2-4 to protected (probation was full), and 5 met 1 at the door and lost.
+        assert cache.snapshot()["window"] == [6] and 5 not in cache
+        return cache
+
+    def test_the_window_drains_into_main_then_candidates_meet_the_door(self):
+        cache = self.full()
+        assert {k: cache.snapshot()[k] for k in ("probation", "protected")} == {
+            "probation": [1], "protected": [2, 3, 4]}
+
+    def test_a_key_that_keeps_coming_back_is_admitted(self):
+        cache = self.full()
+        cache[7] = 7   # 6 (seen once) loses to 1 (seen twice)
+        cache[6] = 6   # 7 loses; 6 has now been counted three times
+        cache[8] = 8   # 6 beats 1 at the door: 1 is evicted, 6 enters probation
+        snap = cache.snapshot()
+        assert 1 not in cache and snap["probation"] == [6] and snap["window"] == [8]
+        assert cache.frequency(6) > cache.frequency(7)
+
+    def test_a_read_in_probation_promotes_and_demotes_protected_oldest(self):
+        cache = self.full()
+        cache[1]
+        snap = cache.snapshot()
+        assert snap["protected"] == [3, 4, 1] and snap["probation"] == [2]
+
+    def test_a_scan_does_not_flush_the_popular_keys(self):
+        """40 hot keys read between scans of 100 new keys each: LRU keeps none, W-TinyLFU all."""
+        hot, scans = list(range(40)), iter(range(1000, 10**6))
+        trace = [key for _ in range(20) for key in hot + [next(scans) for _ in range(100)]]
+        for cache, kept in ((self.make(100), len(hot)), (LRUCache(100), 0)):
+            for key in trace:
+                if cache.get(key) is None:
+                    cache[key] = key
+            assert sum(key in cache for key in hot) == kept, type(cache).__name__
+
+    def test_describe_notes_each_key_with_its_count(self):
+        cache = self.full()
+        rows = cache.describe()
+        assert [row.label for row in rows] == ["window", "probation", "protected"]
+        assert rows[1].notes[1] == str(cache.frequency(1)) == "2"
+
+
+@given(st.lists(st.integers(0, 50), max_size=300), st.integers(1, 40), st.integers(1, 6))
+def test_count_min_never_undercounts(keys, width, depth):
+    sketch = CountMinSketch(width, depth)
+    for key in keys:
+        sketch.add(key)
+    assert all(sketch.estimate(key) >= keys.count(key) for key in set(keys))
+    if width >= 64 and depth >= 4:  # roomy enough to be exact for a few keys... most of the time
+        assert sum(sketch.estimate(key) == keys.count(key) for key in set(keys)) >= len(set(keys)) // 2
+
+
+def test_count_min_halves_and_clears():
+    sketch = CountMinSketch(64)
+    for _ in range(7):
+        sketch.add("A")
+    sketch.halve()
+    assert sketch.estimate("A") == 3
+    sketch.clear()
+    assert sketch.estimate("A") == 0
+
+
+@pytest.mark.parametrize("args, name", [((0,), "width"), ((8, 0), "depth"), ((8, 11), "depth")])
+def test_count_min_names_bad_arguments(args, name):
+    with pytest.raises((TypeError, ValueError), match=name):
+        CountMinSketch(*args)
+
+
+def test_string_keys_count_the_same_in_every_process():
+    """str hashes change with PYTHONHASHSEED; the sketch's must not, or step tables would differ."""
+    code = ("from cachelab.policies import WTinyLFUCache\n"
+            "c = WTinyLFUCache(3)\n"
+            "for k in 'A B C A D B E A F G A C'.split():\n"
+            "    c.get(k) is None and c.__setitem__(k, k)\n"
+            "print(c.snapshot())")
+    runs = {subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                           env={**os.environ, "PYTHONHASHSEED": seed}).stdout for seed in ("1", "2")}
+    assert len(runs) == 1
+
 # -- the registry by name ---------------------------------------------------------
 
 def test_policy_class_finds_every_policy_by_name_in_any_case():
     assert policy_class("sieve") is SieveCache and policy_class("S3-fifo") is S3FIFOCache
-    assert list(POLICIES) == ["LRU", "LFU", "FIFO", "RR", "CLOCK", "SIEVE", "ARC", "S3-FIFO"]
+    assert policy_class("w-tinylfu") is WTinyLFUCache and policy_name("w-tinylfu") == "W-TinyLFU"
+    assert list(POLICIES) == ["LRU", "LFU", "FIFO", "RR", "CLOCK", "SIEVE", "ARC", "S3-FIFO", "W-TinyLFU"]
 
 
 @pytest.mark.parametrize("bad", ["MRU", "OPT", 3, None])
 def test_policy_class_names_the_choices(bad):
-    with pytest.raises(ValueError, match=r"policy must be one of LRU, LFU, .*S3-FIFO, got"):
+    with pytest.raises(ValueError, match=r"policy must be one of LRU, LFU, .*S3-FIFO, W-TinyLFU, got"):
         policy_class(bad)
 
 

@@ -12,7 +12,7 @@ import collections
 import numpy as np
 
 from ..caches import MISSING, Cache
-from ..policies import POLICIES, opt_hits_at, new_cache, policy_class
+from ..policies import POLICIES, opt_hits_at, new_cache, policy_class, policy_name
 from ..reuse import as_keys, reuses
 
 __all__ = [
@@ -248,6 +248,7 @@ def hit_curve(policy, trace, sizes, *, seed=0, progress=None):
             return lru_hit_curve(keys, sizes)
         if name == "OPT":
             return HitCurve("OPT", sizes, np.array(opt_hits_at(keys, sizes.tolist())), len(keys))
+        name = policy_name(name)  # the registry's spelling, 'W-TinyLFU', for the curve's label
         cls = policy_class(name)
     elif isinstance(policy, type):
         cls, name = policy, policy.__name__

@@ -53,7 +53,7 @@ READ = "#4c72b0"     # reads, in the write-pattern measurements
 WRITE = "#dd8452"    # writes, likewise
 # Lines of any chart (policies, strategies): no green or red, which mean hit and miss.
 _SERIES = ("#1f77b4", "#ff7f0e", "#8c564b", "#9467bd", "#17becf", "#e377c2", "#7f7f7f",
-           "#bcbd22", "#393b79")
+           "#bcbd22", "#393b79", "#e7ba52", "#6b6ecf")
 
 
 def colour_of(policy):
