@@ -143,3 +143,35 @@ def test_a_truncated_oracle_general_file_is_named(tmp_path):
 def test_a_compressed_trace_is_named(tmp_path):
     with pytest.raises(ValueError, match="compressed"):
         load_trace(_file(tmp_path, b"\x28\xb5\x2f\xfd", "t.oracleGeneral.zst"))
+
+
+@pytest.mark.parametrize("text, keys", [
+    ("\ufeff1\n2\n1\n", [1, 2, 1]),
+    ("\ufeffa\nb\na\n", ["a", "b", "a"]),
+    ("\ufefftimestamp,key,size\n0,7,1\n1,8,1\n", [7, 8]),
+    ("key\n1\n2\n1\n", [1, 2, 1]),
+    ("\ufeffkey\nx\ny\n", ["x", "y"]),
+    ("Key,size\n5,1\n6,1\n", [5, 6]),
+    ("key,size\nkey,1\n", ["key"]),  # after the header, `key` is a key like any other
+])
+def test_a_byte_order_mark_and_a_key_header_are_not_requests(tmp_path, text, keys):
+    """Spreadsheet programs write a UTF-8 BOM and a header row; neither is a request."""
+    path = tmp_path / "trace.csv"
+    path.write_bytes(text.encode("utf-8"))
+    assert load_trace(path).tolist() == keys
+
+
+def test_one_long_key_does_not_pad_every_key_to_its_length(tmp_path):
+    longest, count = 64 << 10, 2000
+    lines = [f"k{i % 50}" for i in range(count)]
+    lines[count // 2] = "x" * longest
+    path = _file(tmp_path, "\n".join(lines) + "\n")
+    tracemalloc.start()
+    try:
+        keys = load_trace(path)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert keys.tolist() == lines
+    # Fixed-width strings would take count * longest characters (4 bytes each): 512 MB here.
+    assert peak < count * longest // 20

@@ -9,6 +9,7 @@ one in the binary format libCacheSim reads fastest.
 
 import codecs
 import csv
+import itertools
 import os
 import warnings
 
@@ -135,11 +136,13 @@ def load_trace(path, column=None, *, format=None, delimiter=",", encoding="utf-8
     * "txt": one key per line.  The whole line, less surrounding spaces, is
       the key, with no CSV quoting, so a key may hold quotes or commas.
       Chosen when `column` is not given and the first line has no `delimiter`.
+      A first line reading `key` is a header (a one-column CSV), not a request.
     * "csv": fields split by `delimiter`, with CSV quoting; the key is in
       `column`, a position (0 = first field) or a header name (then the first
-      line is a header).  Without `column`, a first line with a `key` field is
-      taken as the header and that column is read, so a `timestamp,key,size`
-      file works as it is; otherwise the first field is the key.
+      line is a header).  Without `column`, a first line with a `key` field
+      (in any case) is taken as the header and that column is read, so a
+      `timestamp,key,size` file works as it is; otherwise the first field is
+      the key.
     * "oracleGeneral": libCacheSim's binary trace, 24-byte little-endian
       records (time u32, id u64, size u32, next-access i64), as written by
       `write_oracle_general()`.  Chosen for names ending in .bin or
@@ -150,10 +153,13 @@ def load_trace(path, column=None, *, format=None, delimiter=",", encoding="utf-8
     so `01` and `1` are two keys.  If every key is a plain decimal integer
     (no leading zeros, spaces or `+`), the keys come back as an int64 array,
     or uint64 when some ids need all 64 bits; otherwise every key is a
-    string exactly as written.  Blank lines are skipped.
+    string exactly as written: a numpy str array, or an object array of str
+    when one key is so much longer than the others that fixed-width strings
+    would pad every key to its length.  Blank lines and a UTF-8 byte-order
+    mark (as spreadsheet programs write) are skipped.
 
     The file is read a block at a time, so memory stays a few times the
-    size of the result.  Files over 32 MB show a progress bar on stderr;
+    size of the result, and grows with the file, not with its longest key.  Files over 32 MB show a progress bar on stderr;
     `progress=True` or `False` forces it on or off.  Errors name the file
     and the line.
     """
@@ -170,8 +176,11 @@ def load_trace(path, column=None, *, format=None, delimiter=",", encoding="utf-8
         keys = _TraceKeys()
         blocks = _text_blocks(name, encoding, bar)
         if format == "txt":
-            for _, text in blocks:
-                keys.add(_lines_of(text))
+            for first, text in blocks:
+                lines = _lines_of(text)
+                if first == 1 and lines and lines[0].lower() == "key":
+                    del lines[0]  # a one-column CSV's header
+                keys.add(lines)
         else:
             _read_csv_keys(name, blocks, column, delimiter, keys)
     return keys.result(name)
@@ -223,6 +232,11 @@ def _text_blocks(name, encoding, bar):
     """Yield (number of the first line, text of whole lines) a block at a time."""
     with open(name, "rb") as file:
         rest, line = b"", 1
+        if codecs.lookup(encoding).name in ("utf-8", "utf-8-sig"):
+            rest = file.read(len(codecs.BOM_UTF8))  # spreadsheets start a UTF-8 file with a BOM
+            if bar is not None:
+                bar.update(len(rest))
+            rest = rest.removeprefix(codecs.BOM_UTF8)
         while True:
             block = file.read(_BLOCK)
             if bar is not None:
@@ -287,7 +301,10 @@ def _read_csv_keys(name, blocks, column, delimiter, keys):
                 raise ValueError(f"line {first + offset} of {name!r} is not valid CSV: {error}") from None
             if index is None:
                 header = [field.strip() for field in fields]
-                wanted = "key" if column is None else column
+                if column is None:  # a header names its key column `key`, in any case
+                    header, wanted = [field.lower() for field in header], "key"
+                else:
+                    wanted = column
                 if wanted in header:
                     index = header.index(wanted)
                     continue
@@ -306,11 +323,17 @@ def _read_csv_keys(name, blocks, column, delimiter, keys):
 
 
 class _TraceKeys:
-    """Keys gathered a block at a time: integers while every key is one, else strings."""
+    """Keys gathered a block at a time: integers while every key is one, else strings.
+
+    Strings are kept as Python lists with one object per distinct key, so
+    memory grows with the file, never with the longest key times the count.
+    """
 
     def __init__(self):
-        self.chunks = []
+        self.chunks = []        # int64/uint64 arrays while every key is an integer, then lists of str
         self.integers = True
+        self.distinct = {}      # key text -> the one str object every request for it shares
+        self.chars = self.longest = self.count = 0
 
     def add(self, keys):
         if not keys:
@@ -321,12 +344,20 @@ class _TraceKeys:
                 self.chunks.append(values)
                 return
             self._to_strings()
-        self.chunks.append(np.array(keys))
+        self._add_strings(keys)
+
+    def _add_strings(self, keys):
+        shared = self.distinct.setdefault
+        self.chunks.append([shared(key, key) for key in keys])
+        self.chars += sum(map(len, keys))
+        self.longest = max(self.longest, max(map(len, keys)))
+        self.count += len(keys)
 
     def _to_strings(self):
         # Integer keys were written canonically, so str() gives back their text exactly.
-        self.chunks = [chunk.astype(str) for chunk in self.chunks]
-        self.integers = False
+        chunks, self.chunks, self.integers = self.chunks, [], False
+        for chunk in chunks:
+            self._add_strings(list(map(str, chunk.tolist())))
 
     def result(self, name):
         if not self.chunks:
@@ -337,7 +368,16 @@ class _TraceKeys:
                 self._to_strings()
             else:
                 self.chunks = [chunk.astype(np.uint64) for chunk in self.chunks]
-        return np.concatenate(self.chunks)
+        if self.integers:
+            return np.concatenate(self.chunks)
+        keys = itertools.chain.from_iterable(self.chunks)
+        if self.longest * self.count <= _PADDING * max(self.chars, self.count):
+            return np.array(list(keys), dtype=f"<U{self.longest}")
+        # One key much longer than the rest: fixed-width strings would pad every key to it.
+        return np.fromiter(keys, dtype=object, count=self.count)
+
+
+_PADDING = 4  # fixed-width str arrays while padding costs at most this many times the text
 
 
 def _integer_keys(keys):
