@@ -35,6 +35,9 @@ assignments: $(VENV)/.installed-lab
 autograde: $(VENV)/.installed-lab
 	$(PY) tools/assignments.py autograde
 
+# Real traces (cachelab.lab.datasets) are read from the shared data folder beside the repo, not downloaded.
+export CACHELAB_DATA ?= $(abspath $(CURDIR)/..)/shared/data
+
 test: $(VENV)/.installed-test chromium
 	$(PY) -m pytest
 

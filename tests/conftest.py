@@ -9,6 +9,10 @@ sys.path.insert(0, str(pathlib.Path(__file__).parent))
 # libcachesim writes a hub cache under ~/.cache on import; keep it out of HOME.
 os.environ.setdefault("LCS_HUB_CACHE", tempfile.mkdtemp(prefix="cachelab-lcs-"))
 
+# Real traces come from the shared data folder beside the repo, never from the network
+# (the Makefile's test target exports the same for the notebooks).
+os.environ.setdefault("CACHELAB_DATA", str(pathlib.Path(__file__).resolve().parents[2] / "shared" / "data"))
+
 # CI explores the same examples on every run; locally Hypothesis keeps searching.
 from hypothesis import settings  # noqa: E402
 
