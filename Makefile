@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 PY     := $(BIN)/python
 
-.PHONY: lab test test-browser bench notebooks nav chromium clean assignments autograde
+.PHONY: lab test test-browser bench notebooks nav chromium clean assignments autograde feedback
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -27,13 +27,24 @@ lab: $(VENV)/.installed-lab
 	$(PY) tools/assignments.py self-study workspace
 	cd workspace && $(abspath $(BIN))/jupyter lab $(ROOT_FLAG) 00-index.ipynb
 
-# nbgrader: the student release in classroom/release/, one assignment per notebook.
-assignments: $(VENV)/.installed-lab
-	$(PY) tools/assignments.py release
+# nbgrader, in the course folder $(CLASSROOM).  NB=01-why-cache and STUDENT=<id> narrow a command
+# to one assignment and/or one student; without them it works on the whole class.
+CLASSROOM ?= classroom
+NB        ?=
+STUDENT   ?=
+ONLY      := $(NB) $(if $(STUDENT),--student $(STUDENT)) --course $(CLASSROOM)
 
-# nbgrader: grade classroom/submitted/<student>/<notebook>/, feedback in classroom/feedback/.
+# The student release in $(CLASSROOM)/release/, one assignment per notebook.
+assignments: $(VENV)/.installed-lab
+	$(PY) tools/assignments.py release $(NB) --course $(CLASSROOM)
+
+# Grade $(CLASSROOM)/submitted/<student>/<notebook>/, feedback in $(CLASSROOM)/feedback/.
 autograde: $(VENV)/.installed-lab
-	$(PY) tools/assignments.py autograde
+	$(PY) tools/assignments.py autograde $(ONLY)
+
+# Feedback again from the gradebook, after grading open answers by hand; nothing is re-run.
+feedback: $(VENV)/.installed-lab
+	$(PY) tools/assignments.py feedback $(ONLY)
 
 # Real traces (cachelab.lab.datasets) are read from the shared data folder beside the repo, not downloaded.
 export CACHELAB_DATA ?= $(abspath $(CURDIR)/..)/shared/data

@@ -3,20 +3,32 @@
 The instructor source is ../notebooks/: `make assignments` copies each
 notebook with graded cells to source/<notebook>/ and runs
 `nbgrader generate_assignment` on it; `make autograde` grades whatever sits
-in submitted/<student>/<notebook>/.  Everything nbgrader writes here
-(source/, release/, submitted/, autograded/, feedback/, gradebook.db) is
-generated and ignored by git.
+in submitted/<student>/<notebook>/, and `make feedback` rewrites the
+feedback from the gradebook after hand-grading.  Everything nbgrader writes
+here (source/, release/, submitted/, autograded/, feedback/, gradebook.db)
+is generated and ignored by git.
 """
 
 import os
+import warnings
 
 from nbconvert.preprocessors import CSSHTMLHeaderPreprocessor, Preprocessor
-from nbgrader.preprocessors import ClearHiddenTests, GetGrades
+from nbgrader.api import MissingEntry
+from nbgrader.converters import Autograde
+from nbgrader.preprocessors import ClearHiddenTests, Execute, GetGrades, OverwriteCells
+from nbgrader.utils import is_locked
+from sqlalchemy.exc import SAWarning
+from traitlets import default
 
 c = get_config()  # noqa: F821 (nbgrader provides it)
 
 c.CourseDirectory.course_id = "cachelab"
 c.CourseDirectory.root = os.path.dirname(os.path.abspath(__file__))
+
+# nbgrader 0.9's gradebook trips SQLAlchemy's autoflush warning three times
+# per new submission ("Object of type <SubmittedAssignment> not in session");
+# the rows are written all the same, so the warning only hides real news.
+warnings.filterwarnings("ignore", message=r"Object of type <\w+> not in session", category=SAWarning)
 
 # What an unanswered exercise says when it runs: plain words, no traceback puzzle.
 c.ClearSolutions.code_stub = {
@@ -31,6 +43,55 @@ c.Execute.skip_cells_with_tag = "skip-grading"
 c.Execute.timeout = 60
 c.Execute.interrupt_on_timeout = True
 
+
+class PlainTimeouts(Execute):
+    """Execute, but a cell that runs out of time says so, and how long it had, in place of a bare interrupt."""
+
+    @default("error_on_timeout")
+    def _out_of_time(self):
+        words = (f"This cell ran out of time: it had {self.timeout:g} seconds and was stopped. "
+                 "Look for a loop that never ends, or for work that grows much faster than it needs to.")
+        return {"ename": "OutOfTime", "evalue": words, "traceback": [f"OutOfTime: {words}"]}
+
+    def on_cell_executed(self, **kwargs):
+        super().on_cell_executed(**kwargs)
+        if kwargs["execute_reply"]["content"].get("ename") == "OutOfTime":  # the interrupt's own error says nothing
+            cell = kwargs["cell"]
+            cell.outputs = [out for out in cell.outputs
+                            if not (out.output_type == "error" and out.ename == "KeyboardInterrupt")]
+
+
+class RestoreHiddenTests(OverwriteCells):
+    """A check cell comes back as it was released, without its hidden tests: put them back without an alarm.
+
+    nbgrader compares each locked cell with the source, hidden tests included,
+    so every check with hidden tests would read "checksum has changed" for
+    every student.  Only a check cell the student really edited is reported.
+    """
+
+    def preprocess_cell(self, cell, resources, cell_index):
+        grade_id = cell.metadata.get("nbgrader", {}).get("grade_id")
+        if grade_id is not None and is_locked(cell):
+            try:
+                source = self.gradebook.find_source_cell(grade_id, self.notebook_id, self.assignment_id)
+            except MissingEntry:
+                source = None
+            if source is not None and "HIDDEN TESTS" in source.source:
+                released = type(cell)(cell_type=source.cell_type, source=source.source, metadata={})
+                ClearHiddenTests(config=self.config)._remove_hidden_test_region(released)
+                if cell.source == released.source:
+                    cell.source = source.source
+        return super().preprocess_cell(cell, resources, cell_index)
+
+
+def _swap(steps, old, new):
+    return [new if step is old else step for step in steps]
+
+
+c.Autograde.sanitize_preprocessors = _swap(
+    Autograde.class_traits()["sanitize_preprocessors"].default(), OverwriteCells, RestoreHiddenTests)
+c.Autograde.autograde_preprocessors = _swap(
+    Autograde.class_traits()["autograde_preprocessors"].default(), Execute, PlainTimeouts)
 
 
 class PlainWordsErrors(Preprocessor):

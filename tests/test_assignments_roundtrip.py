@@ -94,7 +94,7 @@ def course(tmp_path_factory):
     widgets = nbformat.read(course / "release" / WIDGETS / f"{WIDGETS}.ipynb", as_version=4)
     submit(course, SOLVED, WIDGETS, fill(widgets, widget_notebook()))
 
-    assignments.autograde(course)
+    assignments.autograde(course=course)
     return course
 
 
