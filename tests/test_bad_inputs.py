@@ -237,6 +237,8 @@ ROWS = [
     ("Store fail_rate str", None, lambda _: Store(fail_rate="0.2"), TypeError, "fail_rate"),
     ("Store fail_rate=1.5", None, lambda _: Store(fail_rate=1.5), ValueError, "fail_rate"),
     ("Store path int", None, lambda _: Store(5), TypeError, "path"),
+    ("Store path in a missing folder", None, lambda _: Store("/nonexistent/dir/x.db"), FileNotFoundError,
+     "'/nonexistent/dir/x.db'"),
     ("Store seed str", None, lambda _: Store(seed="x"), TypeError, "seed"),
     ("Store.put list key", _store, lambda s: s.put(["k"], 1), TypeError, "key"),
     ("Store.put object value", _store, lambda s: s.put("k", object()), TypeError, "value"),

@@ -127,3 +127,39 @@ def test_threads_share_one_store(store):
         t.join()
     assert store.stats()[:2] == (200, 200)
     assert store.peek("3:49") == 49
+
+
+def test_the_int_key_1_and_the_str_key_1_are_two_rows(store):
+    """As in a dict (and in the caches in front of it), 1 and "1" are two keys."""
+    store.put(1, "int")
+    store.put("1", "str")
+    store.put_many([(2, "two"), ("2", "zwei")])
+    assert (store.get(1), store.get("1"), store.peek(2), store.peek("2")) == ("int", "str", "two", "zwei")
+
+
+def test_a_file_from_the_text_keyed_table_is_moved_over_with_its_rows(tmp_path):
+    import sqlite3
+
+    path = tmp_path / "old.sqlite3"
+    with sqlite3.connect(path) as conn:
+        conn.execute("CREATE TABLE kv (key TEXT PRIMARY KEY, value TEXT)")
+        conn.execute("INSERT INTO kv VALUES ('a', '1'), ('7', '2')")
+    conn.close()
+    with Store(path, delay=0) as store:
+        store.put(7, 3)
+        assert (store.get("a"), store.get("7"), store.get(7)) == (1, 2, 3)
+
+
+@pytest.mark.parametrize("make", [lambda tmp: tmp / "missing" / "x.db", lambda tmp: tmp,
+                                  lambda tmp: _not_a_database(tmp)])
+def test_a_path_that_cannot_be_a_database_is_named_with_the_fix(tmp_path, make):
+    path = make(tmp_path)
+    with pytest.raises((FileNotFoundError, StoreError)) as raised:
+        Store(path)
+    assert repr(str(path)) in str(raised.value) and "':memory:'" in str(raised.value)
+
+
+def _not_a_database(tmp_path):
+    path = tmp_path / "notes.txt"
+    path.write_text("not a database, but long enough for SQLite to read its header " * 4)
+    return path

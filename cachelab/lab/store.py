@@ -50,7 +50,16 @@ CREATE TABLE IF NOT EXISTS orders (
 CREATE TABLE IF NOT EXISTS sessions (id TEXT PRIMARY KEY, user_id INTEGER, data TEXT);
 CREATE TABLE IF NOT EXISTS events (
     seq INTEGER PRIMARY KEY AUTOINCREMENT, user_id INTEGER, kind TEXT, data TEXT);
-CREATE TABLE IF NOT EXISTS kv (key TEXT PRIMARY KEY, value TEXT);
+CREATE TABLE IF NOT EXISTS kv (key PRIMARY KEY, value TEXT);
+"""
+# The kv key column has no type, so SQLite keeps 1 and '1' apart (a TEXT column
+# would turn 1 into '1' and give both one row).  A file made with the TEXT column
+# is moved over once; its keys stay the text they were stored as.
+_UNTYPED_KV = """
+ALTER TABLE kv RENAME TO kv_text_keys;
+CREATE TABLE kv (key PRIMARY KEY, value TEXT);
+INSERT INTO kv SELECT key, value FROM kv_text_keys;
+DROP TABLE kv_text_keys;
 """
 
 
@@ -67,7 +76,8 @@ class Store:
 
     `path` is a file name or ":memory:" (the default).  One connection is
     shared by all threads behind a lock, so a write-behind flusher thread
-    can use the store while the application reads from it.
+    can use the store while the application reads from it.  In the kv
+    table the int key 1 and the str key "1" are two keys, as in a dict.
     """
 
     # State:
@@ -97,8 +107,7 @@ class Store:
         self._fail = random.Random(seed)
         self._lock = threading.Lock()
         self._reads = self._writes = self._rows = 0
-        self._conn = sqlite3.connect(self.path, check_same_thread=False)
-        self._conn.executescript(_SCHEMA)
+        self._conn = _connect(self.path)
         if not self._conn.execute("SELECT 1 FROM products").fetchone():
             self._seed(random.Random(seed))
 
@@ -308,6 +317,27 @@ class Store:
     def __repr__(self):
         state = "closed" if self.closed else f"reads={self._reads}, writes={self._writes}"
         return f"Store({self.path!r}, delay={self.delay!r}, {state})"
+
+
+def _connect(path):
+    """Open (creating if need be) the database at path, or raise naming the path and the fix."""
+    folder = os.path.dirname(os.path.abspath(path))
+    if path != ":memory:" and not os.path.isdir(folder):
+        raise FileNotFoundError(f"path {path!r}: the folder {folder!r} does not exist; create it "
+                                "first (os.makedirs) or pass ':memory:' for a database in memory")
+    conn = None
+    try:
+        conn = sqlite3.connect(path, check_same_thread=False)
+        conn.executescript(_SCHEMA)
+        columns = conn.execute("PRAGMA table_info(kv)").fetchall()
+        if any(name == "key" and kind.upper() == "TEXT" for _, name, kind, *_ in columns):
+            conn.executescript(_UNTYPED_KV)
+    except sqlite3.Error as error:
+        if conn is not None:
+            conn.close()
+        raise StoreError(f"path {path!r} can't be opened as an SQLite database ({error}); pass a "
+                         "new file name, a store's file, or ':memory:'") from None
+    return conn
 
 
 def _check_delay(name, value):
