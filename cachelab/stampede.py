@@ -26,7 +26,9 @@ drive time by hand (`FakeClock`) and get the same answer every time.
 
 import collections
 import contextlib
+import functools
 import itertools
+import logging
 import math
 import random as _random
 import threading
@@ -36,6 +38,7 @@ import uuid
 from ._checks import check_callable, check_seconds
 from .caches import MISSING, ExpiringCache
 from .patterns import put
+from .redis.cache import RedisCache
 
 __all__ = [
     "AsyncSingleFlight",
@@ -50,11 +53,14 @@ __all__ = [
     "XFetchStats",
     "check_beta",
     "check_jitter",
+    "check_ttl_bound",
     "jittered_ttl",
     "prewarm",
     "top_keys",
     "xfetch_recompute",
 ]
+
+log = logging.getLogger("cachelab.stampede")
 
 
 def _load_and_store(cache, key, load, ttl=None):
@@ -64,6 +70,19 @@ def _load_and_store(cache, key, load, ttl=None):
         value = load(key)  # raises before anything is cached
         put(cache, key, value, ttl)
     return value
+
+
+def check_ttl_bound(name, ttl):
+    """A TTL every cache takes: finite seconds > 0, at most RedisCache.MAX_TTL.
+
+    A guard stores through `put()`, which skips a value the cache refuses;
+    so a TTL the cache would refuse is refused here, at the call.
+    """
+    ttl = check_seconds(name, ttl, positive=True, finite=True)
+    if ttl > RedisCache.MAX_TTL:
+        raise ValueError(f"{name} must be at most {RedisCache.MAX_TTL:.0e} seconds (the longest TTL "
+                         f"RedisCache takes), got {ttl!r}")
+    return ttl
 
 
 # -- single-flight, threads ---------------------------------------------------------------------
@@ -149,18 +168,31 @@ class SingleFlight:
 
 # -- single-flight, asyncio ---------------------------------------------------------------------
 
+class _AsyncCall:
+    """One loader task in flight, and how many callers await it."""
+
+    __slots__ = ("task", "waiters")
+
+    def __init__(self, task):
+        self.task = task  # runs fn(); shared by every caller, owned by none
+        self.waiters = 0
+
+
 class AsyncSingleFlight:
     """`await do(key, fn)`: concurrent tasks with one key share one `await fn()`.
 
-    Like `SingleFlight`, for one event loop.  A waiter that is cancelled
-    does not cancel the shared call (it waits through `asyncio.shield`).
+    Like `SingleFlight`, for one event loop.  The call runs as a task of its
+    own, and each caller waits through `asyncio.shield`, so cancelling one
+    caller (the first one too) cancels neither the call nor the others; the
+    call is cancelled only when every caller has given up.  A loader that
+    awaits its own key raises RuntimeError instead of waiting for itself.
     """
 
     # State:
-    #   _futures  key -> Future of the call in flight
+    #   _calls   key -> _AsyncCall in flight
     #   loads, shared   as in SingleFlight
     def __init__(self):
-        self._futures = {}
+        self._calls = {}
         self.loads = self.shared = 0
 
     async def do(self, key, fn):
@@ -168,26 +200,30 @@ class AsyncSingleFlight:
         import asyncio  # here, so that `import cachelab` does not pay for it
 
         check_callable("fn", fn, "lambda: load(key)")
-        future = self._futures.get(key)
-        if future is not None:
-            self.shared += 1
-            return await asyncio.shield(future)
-        future = self._futures[key] = asyncio.get_running_loop().create_future()
-        self.loads += 1
-        try:
-            value = await fn()
-        except asyncio.CancelledError:
-            future.cancel()
-            raise
-        except BaseException as error:
-            future.set_exception(error)
-            future.exception()  # retrieved: no "never retrieved" warning when nobody waited
-            raise
+        call = self._calls.get(key)
+        if call is None:
+            call = self._calls[key] = _AsyncCall(asyncio.ensure_future(fn()))
+            call.task.add_done_callback(functools.partial(self._finished, key, call))
+            self.loads += 1
+        elif call.task is asyncio.current_task():
+            raise RuntimeError(f"the loader for key {key!r} awaited the same key: a cycle")
         else:
-            future.set_result(value)
-            return value
+            self.shared += 1
+        call.waiters += 1
+        try:
+            return await asyncio.shield(call.task)
         finally:
-            del self._futures[key]
+            call.waiters -= 1
+            if call.waiters == 0 and not call.task.done():  # every caller gave up on it
+                call.task.cancel()
+                self._finished(key, call)
+
+    def _finished(self, key, call, task=None):
+        """Forget a call that ended (or that nobody awaits any more): the next caller loads afresh."""
+        if self._calls.get(key) is call:
+            del self._calls[key]
+        if task is not None and not task.cancelled():
+            task.exception()  # retrieved: no "never retrieved" warning when every caller left
 
     async def fetch(self, cache, key, load, ttl=None):
         """Return cache[key]; on a miss, one task per key awaits load(key) and stores it."""
@@ -235,6 +271,11 @@ class RedisLock:
     longer than its lease (GC, swap, a slow network) still believes it holds
     the lock while someone else does.  Use it to avoid duplicate work; to
     protect data, have the storage check a fencing token (Kleppmann).
+
+    `timeout` bounds the wait for a lock that others hold, not for a server
+    that does not answer: give the lock a client with a socket timeout (every
+    client cachelab makes has one, e.g. `redis_server().client()`), and a
+    hung server raises redis.TimeoutError instead of blocking acquire().
     """
 
     # State:
@@ -308,6 +349,13 @@ class RedisLock:
         return f"RedisLock({self.name!r}, lease={self.lease}, held={self.token is not None})"
 
 
+def _unreachable(error):
+    """True if a redis-py error means the server could not be reached (refused, reset, timed out)."""
+    import redis.exceptions  # loaded already: the error came from a redis-py client
+
+    return isinstance(error, (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError))
+
+
 class RedisLockGuard:
     """Single-flight across processes: on a miss, only the holder of `prefix + key`'s lock loads.
 
@@ -315,8 +363,19 @@ class RedisLockGuard:
     lock frees and one of them takes it), for at most `timeout` seconds.
     The cache must be shared too, e.g. `RedisCache`.  `loads` counts the
     loads made through this guard object (in this process).
+
+    Like `RedisCache`, the guard fails open: while the lock's server cannot
+    be reached, a miss loads without the lock (counted in `unguarded`, and
+    logged once per outage on the "cachelab.stampede" logger), and a lock
+    that cannot be released after a load is left to its lease; the loaded
+    value is returned either way.
     """
 
+    # State:
+    #   loads       loads made through this guard (under the lock or not)
+    #   unguarded   loads made without the lock because its server was unreachable
+    #   _down       True from the first unreachable lock call until one succeeds again
+    #   _lock       guards the counts and _down
     def __init__(self, client, *, prefix="lock:", lease=10.0, timeout=10.0, ttl=None,
                  backoff=0.002, max_backoff=0.05, clock=time.monotonic, sleep=time.sleep,
                  random=_random.random):
@@ -324,11 +383,13 @@ class RedisLockGuard:
         self.prefix = prefix
         self.lease = check_seconds("lease", lease, positive=True)
         self.timeout = check_seconds("timeout", timeout)
-        self.ttl = ttl
+        self.ttl = None if ttl is None else check_ttl_bound("ttl", ttl)
         self.backoff = check_seconds("backoff", backoff, positive=True)
         self.max_backoff = check_seconds("max_backoff", max_backoff, positive=True)
         self.clock, self.sleep, self.random = clock, sleep, random
-        self.loads = 0
+        self.loads = self.unguarded = 0
+        self._down = False
+        self._lock = threading.Lock()
 
     def lock(self, key):
         """The RedisLock that guards key."""
@@ -343,6 +404,24 @@ class RedisLockGuard:
         if value is not MISSING:
             return value
         lock = self.lock(key)
+        try:
+            value = self._take(lock, cache, key)
+        except Exception as error:
+            if not _unreachable(error):
+                raise
+            self._outage(lock, error)
+            return self._load(cache, key, load, unguarded=True)
+        if value is not MISSING:
+            return value
+        self._reachable(lock)
+        try:
+            value = cache.get(key, MISSING)
+            return value if value is not MISSING else self._load(cache, key, load)
+        finally:
+            self._release(lock)
+
+    def _take(self, lock, cache, key):
+        """Take the lock (return MISSING) or, while waiting for it, find the holder's value (return it)."""
         waits = lock._waits(self.clock() + self.timeout)
         while not lock.try_acquire():
             if next(waits, None) is None:
@@ -351,18 +430,44 @@ class RedisLockGuard:
             value = cache.get(key, MISSING)
             if value is not MISSING:
                 return value
+        return MISSING
+
+    def _load(self, cache, key, load, unguarded=False):
+        with self._lock:
+            self.loads += 1
+            if unguarded:
+                self.unguarded += 1
+        value = load(key)
+        put(cache, key, value, self.ttl)
+        return value
+
+    def _release(self, lock):
+        """Release the lock; if its server is gone, its lease frees it, and the load still counts."""
         try:
-            value = cache.get(key, MISSING)
-            if value is MISSING:
-                self.loads += 1
-                value = load(key)
-                put(cache, key, value, self.ttl)
-            return value
-        finally:
             lock.release()
+        except Exception as error:
+            if not _unreachable(error):
+                raise
+            self._outage(lock, error)
+
+    def _outage(self, lock, error):
+        with self._lock:
+            first, self._down = not self._down, True
+        if first:
+            log.warning("cachelab.stampede: lock %r unreachable (%s: %s); failing open: loading "
+                        "without the lock until it answers again", lock.name, type(error).__name__,
+                        error)
+
+    def _reachable(self, lock):
+        if self._down:
+            with self._lock:
+                back, self._down = self._down, False
+            if back:
+                log.warning("cachelab.stampede: lock %r reachable again", lock.name)
 
     def __repr__(self):
-        return f"RedisLockGuard(prefix={self.prefix!r}, lease={self.lease}, timeout={self.timeout})"
+        return (f"RedisLockGuard(prefix={self.prefix!r}, lease={self.lease}, timeout={self.timeout}, "
+                f"loads={self.loads}, unguarded={self.unguarded})")
 
 
 # -- stale-while-revalidate ---------------------------------------------------------------------
@@ -525,14 +630,17 @@ class XFetch:
 
     def __init__(self, ttl, *, beta=1.0, clock=time.time, random=_random.random, marker=False,
                  marker_ttl=None, grace=None):
-        self.ttl = check_seconds("ttl", ttl, positive=True)
+        # Finite and bounded: the envelope's expiry is data (JSON has no inf), and the cache
+        # keeps the envelope for ttl + grace seconds.
+        self.ttl = check_ttl_bound("ttl", ttl)
+        self.grace = self.ttl if grace is None else check_seconds("grace", grace, finite=True)
+        check_ttl_bound("ttl + grace (grace defaults to ttl)", self.ttl + self.grace)
         self.beta = check_beta(beta)
         self.clock = check_callable("clock", clock, "time.time")
         self.random = check_callable("random", random, "random.Random(0).random")
         self.marker = marker
         self.marker_ttl = None if marker_ttl is None else check_seconds("marker_ttl", marker_ttl,
                                                                         positive=True)
-        self.grace = ttl if grace is None else check_seconds("grace", grace)
         # Marking is check-then-write; a lock makes it atomic within this process.
         self._mark_lock = threading.Lock() if marker else contextlib.nullcontext()
         self._lock = threading.Lock()  # guards the counts

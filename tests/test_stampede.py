@@ -202,6 +202,76 @@ def test_async_error_reaches_every_task_and_the_next_call_retries():
     assert (calls, second, cache) == (2, "up", {"k": "up"})
 
 
+def test_cancelling_the_first_caller_cancels_neither_the_load_nor_the_others():
+    ended = []
+
+    async def main():
+        flight, release = AsyncSingleFlight(), asyncio.Event()
+
+        async def load():
+            try:
+                await release.wait()
+                return "v"
+            finally:
+                ended.append("load")
+
+        leader = asyncio.create_task(flight.do("k", load))
+        await asyncio.sleep(0)  # the leader has started the load
+        followers = [asyncio.create_task(flight.do("k", load)) for _ in range(5)]
+        await asyncio.sleep(0)  # and the followers wait for it
+        leader.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await leader
+        release.set()
+        return await asyncio.gather(*followers), flight
+
+    results, flight = asyncio.run(main())
+    assert results == ["v"] * 5 and ended == ["load"]
+    assert (flight.loads, flight.shared) == (1, 5)
+
+
+def test_a_load_every_caller_gave_up_on_is_cancelled_and_the_next_call_loads_afresh():
+    cancelled = []
+
+    async def main():
+        flight = AsyncSingleFlight()
+
+        async def hang():
+            try:
+                await asyncio.Event().wait()
+            except asyncio.CancelledError:
+                cancelled.append("load")
+                raise
+
+        callers = [asyncio.create_task(flight.do("k", hang)) for _ in range(3)]
+        await asyncio.sleep(0)
+        for caller in callers:
+            caller.cancel()
+        await asyncio.gather(*callers, return_exceptions=True)
+        await asyncio.sleep(0)  # the load's own cancellation lands
+
+        async def fresh():
+            return "fresh"
+
+        return await flight.do("k", fresh)
+
+    assert asyncio.run(main()) == "fresh" and cancelled == ["load"]
+
+
+def test_an_async_loader_awaiting_its_own_key_is_a_clear_error():
+    async def main():
+        flight = AsyncSingleFlight()
+
+        async def load(key):
+            return await flight.fetch({}, key, load)
+
+        # wait_for: the old behaviour was to wait for itself forever
+        return await asyncio.wait_for(flight.fetch({}, "k", load), 10)
+
+    with pytest.raises(RuntimeError, match="same key"):
+        asyncio.run(main())
+
+
 # -- stale-while-revalidate -----------------------------------------------------------------------
 
 class ClockLoader:

@@ -1,5 +1,6 @@
 """The Redis lock and stale-while-revalidate over a real Valkey server, with real processes."""
 
+import math
 import multiprocessing
 import os
 import signal
@@ -211,3 +212,80 @@ def test_jitter_and_prewarm_set_ttls_in_redis(client):
     assert prewarm(cache, ["a", "b"], str.upper, ttl=100, jitter=0.5, random=lambda: next(draws),
                    progress=False) == 2
     assert 49_000 < client.pttl("warm:a") <= 50_000 and 149_000 < client.pttl("warm:b") <= 150_000
+
+
+# -- faults: the lock's server down or hung ---------------------------------------------------------
+
+@pytest.fixture
+def own_server():
+    """A server of the test's own, which it may stop, kill or pause."""
+    with redis_server(embedded=True) as running:
+        yield running
+
+
+def test_the_guard_fails_open_while_the_lock_is_unreachable_and_logs_once(own_server, caplog):
+    guard = RedisLockGuard(own_server.client(), timeout=5)
+    cache = {}
+    own_server.stop()
+    with caplog.at_level("WARNING", logger="cachelab.stampede"):
+        assert [guard.fetch(cache, f"k{i}", str.upper) for i in range(3)] == ["K0", "K1", "K2"]
+        assert (guard.loads, guard.unguarded) == (3, 3) and cache == {"k0": "K0", "k1": "K1", "k2": "K2"}
+        assert ["unreachable" in r.message for r in caplog.records] == [True]  # one line, not three
+        own_server.start()
+        assert guard.fetch(cache, "k3", str.upper) == "K3"  # under the lock again
+    assert (guard.loads, guard.unguarded) == (4, 3)
+    assert "reachable again" in caplog.records[-1].message
+    assert not guard.lock("k3").locked()  # and released
+
+
+def test_a_release_that_fails_after_the_load_keeps_the_loaded_value(own_server):
+    guard = RedisLockGuard(own_server.client(), timeout=5)
+    cache = {}
+
+    def load(key):
+        own_server.stop()  # the server goes away while the value loads
+        return f"value of {key}"
+
+    assert guard.fetch(cache, "k", load) == "value of k"
+    assert cache == {"k": "value of k"} and (guard.loads, guard.unguarded) == (1, 0)
+
+
+def _acquire_in_thread(lock, timeout):
+    outcome = []
+    worker = threading.Thread(target=lambda: outcome.append(_outcome(lock.acquire, timeout=timeout)),
+                              daemon=True)
+    worker.start()
+    return worker, outcome
+
+
+def _outcome(func, **kwargs):
+    try:
+        return func(**kwargs)
+    except Exception as error:  # noqa: BLE001 - the outcome is what the test checks
+        return error
+
+
+def test_acquire_on_a_hung_server_fails_instead_of_hanging(own_server):
+    """SIGSTOP: the kernel accepts the request, nobody answers; the client's socket timeout ends the wait."""
+    import redis
+
+    lock = RedisLock(own_server.client(), "lock:k", lease=10)
+    assert lock.locked() is False  # connected before the hang
+    os.kill(own_server.pid, signal.SIGSTOP)
+    try:
+        worker, outcome = _acquire_in_thread(lock, 0.5)
+        worker.join(60)  # generous: the old client had no timeout and waited forever
+        assert not worker.is_alive()
+    finally:
+        os.kill(own_server.pid, signal.SIGCONT)
+    assert isinstance(outcome[0], redis.TimeoutError) and lock.token is None
+
+
+def test_xfetch_refuses_an_infinite_ttl_before_it_reaches_redis(client):
+    with pytest.raises(ValueError, match="ttl"):
+        XFetch(ttl=math.inf)
+    with pytest.raises(ValueError, match=r"ttl must be at most 1e\+15"):
+        XFetch(ttl=1e17)
+    cache = RedisCache(client, prefix="xf-ttl:")
+    xf = XFetch(ttl=5e14, grace=0)  # the largest there is room for stores as usual
+    assert xf.fetch(cache, "k", lambda key: "v") == "v" and cache.get("k")["value"] == "v"
