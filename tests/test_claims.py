@@ -39,7 +39,7 @@ UNITS = {
     "ms": ["ms", "milliseconds?"],
     "s": ["s", "seconds?", "sec"],
     "min": ["minutes?", "min"],
-    "x": ["x", "×", "times"],
+    "x": ["x", "×"],
     "%": ["%", "per ?cent"],
     "points": ["points?", "pp"],
     "B": ["B", "bytes?"],
