@@ -19,6 +19,7 @@ import pytest
 from cachelab import patterns
 from cachelab.lab import consistency, demo, stampede_sim
 from cachelab.caches import FakeClock, LFUCache, LRUCache, RRCache, TTLCache
+from cachelab.keys import make_key
 from cachelab.memoize import cached
 from cachelab.lab.ecommerce import ECommerceService, make_shipping_calculator, run_scenario
 from cachelab.lab.measure import measure_pattern
@@ -192,6 +193,8 @@ ROWS = [
     ("FakeClock.tick nan", _clock, lambda c: c.tick(math.nan), ValueError, "seconds"),
     ("cached(cache=str)", None, lambda _: cached("x"), TypeError, "cache"),
     ("cached(lock=5)", None, lambda _: cached(LRUCache(3), lock=5), TypeError, "lock"),
+    ("make_key object part", None, lambda _: make_key("k", "a", object()), TypeError, "part 1"),
+    ("make_key set param", None, lambda _: make_key("k", q={1, 2}), TypeError, "param q"),
     # patterns
     ("CacheAside cache=None", None, lambda _: CacheAside(None, _load), TypeError, "cache"),
     ("ReadThrough load str", None, lambda _: ReadThrough(LRUCache(3), "db"), TypeError, "load"),

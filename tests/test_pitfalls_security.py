@@ -1,5 +1,8 @@
 """Security pitfalls, fixed: key isolation, poisoned keys, pickle payloads, field policy, auth."""
 
+from datetime import date, datetime
+from decimal import Decimal
+
 import pytest
 
 from cachelab import LRUCache, cached
@@ -37,12 +40,35 @@ def test_make_key_keeps_part_boundaries_and_hashes_to_a_fixed_length():
     assert make_key("search", "a", user=1) != make_key("search", "a")
 
 
-def test_make_key_normalises_what_means_the_same():
+def test_make_key_normalises_what_means_the_same_only_when_asked():
     variants = ["Red Shoes", "red shoes", "  RED\tshoes ", "ｒｅｄ shoes"]
     assert {normalise(v) for v in variants} == {"red shoes"}
-    assert len({make_key("search", v) for v in variants}) == 1
+    assert len({make_key("search", normalise(v)) for v in variants}) == 1  # asked for, part by part
+    assert len({make_key("search", v) for v in variants}) == len(variants)  # not asked: kept apart
+    assert make_key("file", "/Reports/Q1.pdf") != make_key("file", "/reports/q1.pdf")
+    assert make_key("s", "en", normalise("Shoes ")) == make_key("s", "en", "shoes")
     assert make_key("s", q="a", page=2) == make_key("s", page=2, q="a")
     assert make_key("s", q="a", page=2) != make_key("s", q="a", page=3)
+
+
+@pytest.mark.parametrize("a, b", [
+    (b"a", "b'a'"), (Decimal("1.0"), "1.0"), (1, "1"), (1, True), (1, 1.0), (None, "None"),
+    ((1, 2), [1, 2]), ([1, 2], "[1, 2]"), ({"a": 1}, [["a", 1]]), (date(2024, 1, 2), "2024-01-02"),
+    (datetime(2024, 1, 2), date(2024, 1, 2)), ("ｒ", "r"), ("A", "a"), ("a  b", "a b"), (1.5, "1.5"),
+])
+def test_make_key_is_injective_across_types_and_spellings(a, b):
+    """Different inputs never share a key: the encoding carries each value's type and exact text."""
+    assert make_key("k", a) != make_key("k", b)
+    assert make_key("k", q=a) != make_key("k", q=b)
+    assert make_key("k", a) == make_key("k", a)
+
+
+@pytest.mark.parametrize("bad", [object(), {1, 2}, complex(1, 2), [1, object()], {"a": frozenset()}])
+def test_make_key_refuses_a_type_it_cannot_encode_and_says_what_to_do(bad):
+    with pytest.raises(TypeError, match=r"make_key can't encode part 1.*pass a str"):
+        make_key("k", "ok", bad)
+    with pytest.raises(TypeError, match=r"param q"):
+        make_key("k", q=bad)
 
 
 @pytest.mark.parametrize("bad", ["a:b", "*", "", "x" * 65, True, "a b"])
