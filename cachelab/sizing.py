@@ -52,12 +52,28 @@ def deep_getsizeof(value):
         attrs = getattr(obj, "__dict__", None)
         if attrs is not None:
             stack.append(attrs)
-        for cls in type(obj).__mro__:
-            slots = getattr(cls, "__slots__", ())
-            for slot in (slots,) if isinstance(slots, str) else slots:  # __slots__ = "x" is one slot
-                if slot not in ("__dict__", "__weakref__") and hasattr(obj, slot):
-                    stack.append(getattr(obj, slot))
+        stack.extend(_slot_values(obj))
     return total
+
+
+def _slot_values(obj):
+    """The values held in obj's __slots__, along the whole MRO, private (mangled) names included."""
+    for cls in type(obj).__mro__:
+        slots = cls.__dict__.get("__slots__", ())
+        for slot in (slots,) if isinstance(slots, str) else slots:  # __slots__ = "x" is one slot
+            if slot in ("__dict__", "__weakref__"):
+                continue
+            # `__p` in class A is stored as `_A__p`; read it through A's own descriptor, so a
+            # subclass's attribute of the same name cannot hide it.
+            owner = cls.__name__.lstrip("_")
+            name = f"_{owner}{slot}" if slot.startswith("__") and not slot.endswith("__") and owner else slot
+            descriptor = cls.__dict__.get(name)
+            if descriptor is None or not hasattr(descriptor, "__get__"):
+                continue
+            try:
+                yield descriptor.__get__(obj, cls)
+            except AttributeError:  # a slot never assigned
+                continue
 
 
 def record(i, *, tags=5):

@@ -112,3 +112,32 @@ def test_a_single_string_slot_is_one_slot_not_its_letters():
             self.payload = payload
 
     assert deep_getsizeof(Box("x" * 5000)) > 5000
+
+
+def test_private_slots_are_followed_under_their_mangled_names_across_the_mro():
+    """`__p` is stored as `_A__p`: an object holding 140 KB must not measure 40 bytes."""
+    class A:
+        __slots__ = ("__p",)
+
+        def __init__(self, payload):
+            self.__p = payload
+
+    class B(A):
+        __slots__ = ("__q", "r")
+
+        def __init__(self, payload):
+            super().__init__(payload)
+            self.__q = b"y" * 70_000
+            self.r = None
+
+    class _C:
+        __slots__ = "__p"
+
+        def __init__(self):
+            self.__p = "z" * 50_000
+
+    payload = "x" * 140_000
+    assert deep_getsizeof(A(payload)) > 140_000
+    assert deep_getsizeof(B(payload)) > 210_000
+    assert deep_getsizeof(_C()) > 50_000
+    assert deep_getsizeof(A.__new__(A)) < 100  # a slot never assigned holds nothing
