@@ -128,7 +128,7 @@ def test_a_cluster_with_a_password_shows_none_and_counts_its_running_nodes():
         assert cluster.client().ping()
         assert "s3cret" not in repr(cluster) + repr(cluster.nodes)
         cluster.nodes[1].stop()
-        assert cluster.running == 1 and "1 of 2 nodes running" in repr(cluster)
+        assert cluster.nodes_running == 1 and "1 of 2 nodes running" in repr(cluster)
 
 
 def test_every_client_made_here_has_bounded_timeouts():

@@ -303,7 +303,7 @@ class RedisCluster:
         return Client(startup_nodes=[ClusterNode(h, p) for h, p in self.startup_nodes], **options)
 
     @property
-    def running(self):
+    def nodes_running(self):
         """How many nodes are up."""
         return sum(node.running for node in self.nodes)
 
@@ -320,7 +320,7 @@ class RedisCluster:
 
     def __repr__(self):
         return (f"RedisCluster({[node.port for node in self.nodes]}, "
-                f"{self.running} of {len(self.nodes)} nodes running)")
+                f"{self.nodes_running} of {len(self.nodes)} nodes running)")
 
 
 _SLOTS = 16384
