@@ -587,7 +587,17 @@ class RRCache(Cache):
             self._index[last] = index
 
     def _victim(self):
-        return self.choice(self._keys)
+        key = self.choice(self._keys)
+        try:
+            known = key in self._index
+        except TypeError:  # unhashable: not a key of this cache either
+            known = False
+        if not known:
+            # LookupError, not ValueError: a store that skips values too large to cache must not
+            # swallow a broken choice function.
+            raise LookupError(f"choice must return one of the keys it is given, as random.choice "
+                              f"does; {self.choice!r} returned {key!r}, which is not in the cache")
+        return key
 
     def clear(self):
         super().clear()

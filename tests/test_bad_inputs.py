@@ -75,6 +75,12 @@ def _sized(size):
     return make
 
 
+def _rr_bad_choice():
+    cache = RRCache(2, choice=lambda keys: "not a key")
+    cache["a"], cache["b"] = 1, 2
+    return cache
+
+
 def _ttl():
     clock = FakeClock()
     cache = TTLCache(3, ttl=10, timer=clock)
@@ -204,6 +210,9 @@ ROWS = [
     ("TTLCache ttl nan", None, lambda _: TTLCache(10, ttl=math.nan), ValueError, "ttl"),
     ("TTLCache timer not callable", None, lambda _: TTLCache(10, 1, timer="x"), TypeError, "timer"),
     ("RRCache choice not callable", None, lambda _: RRCache(10, choice=5), TypeError, "choice"),
+    ("RRCache choice returns a stranger", _rr_bad_choice, lambda c: _set(c, "z", 9), LookupError, "choice"),
+    ("RRCache choice returns a stranger on popitem", _rr_bad_choice, lambda c: c.popitem(), LookupError,
+     "choice"),
     ("RRCache choice and seed", None, lambda _: RRCache(10, choice=lambda s: s[0], seed=1), ValueError,
      "seed"),
     ("ARCCache maxsize<0", None, lambda _: ARCCache(-1), ValueError, "maxsize"),

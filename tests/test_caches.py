@@ -129,6 +129,18 @@ class TestRR(CacheContract):
         with pytest.raises(TypeError, match="choice"):
             RRCache(2, choice=3)
 
+    @pytest.mark.parametrize("returns", ["stranger", ["unhashable"], None])
+    def test_a_choice_returning_a_key_not_in_the_cache_is_named_in_every_path(self, returns):
+        from cachelab.lab.simulation import replay
+        from cachelab.patterns import put
+
+        cache = fill(RRCache(2, choice=lambda keys: returns), ["a", "b"])
+        for evict in (lambda: cache.__setitem__("c", 3), cache.popitem, lambda: put(cache, "c", 3),
+                      lambda: replay(cache, ["x", "y"])):
+            with pytest.raises(LookupError, match=r"choice must return one of the keys"):
+                evict()
+        assert sorted(cache.items()) == [("a", "a"), ("b", "b")]
+
 
 class TestTTL(CacheContract):
     Cache = TTLCache
