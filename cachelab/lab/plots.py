@@ -245,6 +245,11 @@ def plot_policy_curves(curves, size=None, axes=None):
 
 # -- patterns: the e-commerce demo and the write patterns (notebooks 06 and 07) --
 
+def _legend_outside(ax):
+    """The legend to the right of the axes, where it can never cover a bar."""
+    ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=8, frameon=False)
+
+
 def plot_miss_vs_hit(results, ax=None):
     """Draw each lookup's miss and hit time (ms) from run_performance_test() results."""
     ax = _axes(ax, (6, 2.6))
@@ -259,7 +264,7 @@ def plot_miss_vs_hit(results, ax=None):
     ax.set_yticks(rows, names)
     ax.invert_yaxis()
     ax.set_xlabel("time (ms)" + (", log scale" if ax.get_xscale() == "log" else ""))
-    ax.legend(loc="lower right", fontsize=8)
+    _legend_outside(ax)
     ax.figure.tight_layout()
     return ax
 
@@ -281,7 +286,7 @@ def plot_pattern_results(results, axes=None):
         ax.set_yticks(rows, names if ax is axes[0] else [""] * len(names))
         ax.invert_yaxis()
         ax.set_title(title, fontsize=10)
-        ax.legend(loc="lower right", fontsize=8)
+        _legend_outside(ax)
     axes[0].figure.tight_layout()
     return axes
 
