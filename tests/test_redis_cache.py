@@ -1,6 +1,7 @@
 """RedisCache over a real Valkey server: the cache contract, encoding, keys, and failing open."""
 
 import logging
+import math
 import os
 import signal
 import socket
@@ -282,6 +283,7 @@ def test_a_server_that_refuses_fails_open_logs_once_and_ping_says_what_to_fix(ca
     assert (s.misses, s.skipped_writes, s.errors, s.outages) == (50, 50, 1, 1)
     with pytest.raises(ConnectionError, match="is the server running.*CACHELAB_REDIS_URL"):
         cache.ping()
+    assert len(cache.close()) == 50  # still down: every skipped key is logged as left stale
 
 
 def test_a_password_in_the_config_reaches_the_url_and_a_wrong_one_fails_open(caplog):
@@ -418,3 +420,40 @@ def test_a_write_a_full_server_refuses_drops_the_old_copy():
         cache["price:1"] = 949  # refused too
         assert cache.stats().skipped_writes == 1
         assert cache.get("price:1", "db") == "db"  # not the stale 999
+
+
+def test_two_level_cache_serves_a_value_its_size_bounded_near_cache_refuses(make_redis_cache):
+    far = make_redis_cache()
+    two = TwoLevelCache(LRUCache(10, getsizeof=len), far)
+    far["big"] = "x" * 50  # too large for near (maxsize 10)
+    assert two.get("big") == "x" * 50 and "big" not in two.near
+    two.set("k", "short")
+    assert two.near["k"] == "short"
+    two.set("k", "y" * 50)  # near refuses the new value: its old copy must go, not stay stale
+    assert "k" not in two.near and two.get("k") == "y" * 50
+
+
+@pytest.mark.parametrize("ttl", [math.inf, 1e17, RedisCache.MAX_TTL * 2])
+def test_a_ttl_redis_cannot_store_is_refused_at_the_call_naming_the_largest(make_redis_cache, ttl):
+    with pytest.raises(ValueError, match=r"ttl must be at most 1e\+15 seconds"):
+        make_redis_cache(ttl=ttl)
+    cache = make_redis_cache()
+    with pytest.raises(ValueError, match=r"ttl must be at most 1e\+15 seconds"):
+        cache.set("k", 1, ttl=ttl)
+    with pytest.raises(ValueError, match="ttl must be at most"):
+        cache.set_many({"k": 1}, ttl=ttl)
+    cache.set("k", 1, ttl=RedisCache.MAX_TTL)  # the largest is accepted, and Redis stores it
+    assert cache.get("k") == 1 and cache.stats().errors == 0
+
+
+def test_a_value_nested_too_deep_raises_the_codecs_type_error(make_redis_cache):
+    deep = []
+    for _ in range(100_000):
+        deep = [deep]
+    cache = make_redis_cache()
+    with pytest.raises(TypeError, match="cannot cache 'k': .*nested too deep"):
+        cache["k"] = deep
+    with pytest.raises(TypeError, match="nested too deep"):
+        make_redis_cache(codec=PICKLE)["k"] = deep
+    cache.client.set(cache.name_of("planted"), b"[" * 100_000 + b"]" * 100_000)
+    assert cache.get("planted", "miss") == "miss"  # too deep to read back is a miss

@@ -19,32 +19,44 @@ What it does, and the choices behind it:
   `PICKLE` exists only for the pitfalls notebook and must be asked for:
   unpickling runs code chosen by whoever can write to the server.  A value
   the codec cannot decode (foreign or planted data) is a miss, never run.
-* **Keys and expiry.** Every key lives under `prefix`; `clear()` deletes
-  that prefix only (`SCAN` + `UNLINK`), never `FLUSHALL`.  `set(key, value,
-  ttl)` is one `SET ... PX`; `ttl=None` uses the cache's default `ttl`, and
-  a cache without one keeps keys until Redis evicts them.  A key is str,
-  int, float, bool, None, bytes or a tuple of those, named by value
-  (`encode_key`): a str key is itself, others are `~` + canonical JSON
-  (`~1`, `~1.0`, `~true`, `~["product",1]`), so `1`, `1.0`, `True` and
-  `"1"` are four different keys.  Any other key is refused with a
-  `TypeError`; a key named by `repr()` would let a new object at a freed
-  address read a dead one's value.  `name_of(key)` and `key_of(name)` map
-  between keys and Redis names; `keys()` skips names under the prefix that
-  no key encodes to (planted or binary data).
+* **Keys and expiry.** Every key lives under `prefix` (default
+  "cachelab:cache:", apart from `service_caches`' "cachelab:service:");
+  `clear()` deletes that prefix only (`SCAN` + `UNLINK`), never `FLUSHALL`.
+  `set(key, value, ttl)` is one `SET ... PX`; `ttl=None` uses the cache's
+  default `ttl` (at most `MAX_TTL`), and a cache without one keeps keys
+  until Redis evicts them.  A key is str, int, float, bool, None, bytes or
+  a tuple of those, named by value (`encode_key`): a str key is itself,
+  others are `~` + canonical JSON (`~1`, `~1.0`, `~true`,
+  `~["product",1]`), so `1`, `1.0`, `True` and `"1"` are four different
+  keys.  Any other key is refused with a `TypeError`; a key named by
+  `repr()` would let a new object at a freed address read a dead one's
+  value.  `name_of(key)` and `key_of(name)` map between keys and Redis
+  names; `keys()` skips names under the prefix that no key encodes to
+  (planted or binary data).
 * **Statistics.** `cache_info()` is `CacheInfo(hits, misses, maxsize=None,
-  currsize)` like the other caches; `stats()` adds skipped writes, errors
-  and outages.  `get_many()` is one `MGET`, `set_many()` one pipeline.
+  currsize)` like the other caches; `stats()` adds skipped writes (one per
+  key), errors and outages.  `get_many()` is one `MGET`, `set_many()` one
+  pipeline.
 * **Failing open.** The cache is an optimisation, so its server going down
   must not take the application with it.  A client made from a URL waits at
   most `timeout` (50 ms) per request and does not retry.  A failed read is a
-  miss (the caller loads from the database); a failed write is skipped and
-  counted (the database write has already happened in every pattern).  A
-  circuit breaker then stops calling the server for `backoff` seconds,
-  doubling up to `max_backoff` while it stays down; the outage is logged
-  once on the "cachelab.redis" logger, and its end once.  Keys whose write
-  or delete was skipped are deleted when the server comes back (or at once
-  when it answered but refused, e.g. full under `noeviction`), so neither a
-  network blip nor a full server leaves a stale copy behind.
+  miss (the caller loads from the database); a failed write or delete is
+  skipped and counted (the database write has already happened in every
+  pattern).  A circuit breaker then stops calling the server for `backoff`
+  seconds, doubling with each failed probe up to `max_backoff`; the outage
+  is logged once on the "cachelab.redis" logger, and its end once.
+* **No stale copy after a blip.** The Redis keys of skipped writes and
+  deletes are remembered.  When the back-off ends, one thread probes: it
+  deletes them (a background thread does it if no request comes), and only
+  then, under the lock, closes the breaker, so no read can overtake the
+  deletes.  A server that answered but refused a write (full under
+  `noeviction`) gets the delete at once.  `close()` (also run at exit)
+  tries once more and logs at ERROR every key it could not delete.  Such a
+  key keeps its old value for the rest of its TTL: with `ttl=None` that is
+  until Redis evicts it, possibly for ever, so give a shared cache a `ttl`;
+  it is the bound on how stale a read can be when every retry fails.  For a
+  bound that survives a crash of the writer too, write the invalidation in
+  the database's transaction (`cachelab.outbox`).
 * **Bad configuration.** A malformed URL raises `ValueError` at once.  A
   server that refuses connections or a wrong password is an outage: the
   cache fails open and the log line says why; call `ping()` to fail fast.
@@ -445,7 +457,7 @@ class RedisCache:
         under the lock, once no request sent before the outage is still in flight and
         no skipped key is left, so no read can overtake the deletes.
         """
-        dirty, clear_all, answered, dropped = set(), False, False, 0
+        answered, dropped = False, 0
         try:
             client = self._client_for(breaker)
             while True:
@@ -454,23 +466,24 @@ class RedisCache:
                         self._open(breaker, breaker.failures)  # a request still hangs: wait again
                         breaker.probing = False
                         return False
-                    dirty, breaker.dirty = breaker.dirty, set()
-                    clear_all, breaker.clear_all = breaker.clear_all, False
-                    if answered and not dirty and not clear_all:
+                    if answered and not breaker.pending:
                         breaker.open_until, breaker.failures, breaker.probing = None, 0, False
                         break
+                    dirty, clear_all = set(breaker.dirty), breaker.clear_all
                 if clear_all:
                     self._clear_prefix(client)
                 elif dirty:
                     self._unlink(list(dirty), client)
                 else:
                     client.ping()
+                # A key skipped again meanwhile never reached the server, which now holds
+                # no copy of it: it is done too.  They stay pending until the delete is.
+                with self._lock:
+                    breaker.dirty -= dirty
+                    breaker.clear_all &= not clear_all
                 answered, dropped = True, dropped + len(dirty)
-                dirty, clear_all = set(), False
         except Exception as error:  # down, refused, or anything else: still failing open
             with self._lock:
-                breaker.dirty |= dirty
-                breaker.clear_all |= clear_all
                 self._errors += 1
                 wait = self._open(breaker, breaker.failures + 1)
                 breaker.probing = False
@@ -533,6 +546,9 @@ class RedisCache:
                 client = self._client_for(breaker)
                 self._clear_prefix(client) if clear_all else self._unlink(list(dirty), client)
             except Exception as error:
+                with self._lock:  # still pending, should this instance be used again
+                    breaker.dirty |= dirty
+                    breaker.clear_all |= clear_all
                 keys = [self.prefix + "*"] if clear_all else sorted((self._readable(n) for n in dirty), key=repr)
                 lost += keys
                 log.error("cachelab.redis: cache %r could not invalidate %d key(s) on exit (%s: %s); "
