@@ -14,6 +14,7 @@ values (None, 0, "", []) are hits, unlike the guide's `if cached:`.
 import atexit
 import collections
 import itertools
+import os
 import signal
 import sys
 import threading
@@ -215,6 +216,11 @@ def _on_sigterm(signum, frame):
     previous = _SIGTERM["previous"]
     if callable(previous):
         return previous(signum, frame)
+    if not _OPEN:  # nothing to flush: die of the signal, as without this handler
+        signal.signal(signum, signal.SIG_DFL)
+        _SIGTERM["installed"] = False
+        os.kill(os.getpid(), signum)
+        return None
     raise SystemExit(128 + signum)
 
 

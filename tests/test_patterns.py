@@ -702,3 +702,20 @@ def test_a_full_queue_without_a_flusher_raises_queue_full_when_the_database_refu
     wb.write("c", 3)
     wb.close()
     assert db.log == [("a", 1), ("b", 2), ("c", 3)]
+
+
+def test_sigterm_with_no_open_queue_ends_the_process_by_the_signal_as_before():
+    import signal
+    import subprocess
+    import sys
+
+    script = """
+import os, signal
+from cachelab import LRUCache
+from cachelab.patterns import WriteBehind
+WriteBehind(LRUCache(10), dict().get, list, background=False).close()
+os.kill(os.getpid(), signal.SIGTERM)
+print("still running")
+"""
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
+    assert out.returncode == -signal.SIGTERM and out.stdout == "", out.stderr
