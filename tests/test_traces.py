@@ -8,6 +8,15 @@ import pytest
 from cachelab.lab.workloads import load_trace, write_oracle_general, zipf
 
 
+def _load_measuring_peak(path):
+    """Return load_trace(path) and the most memory tracemalloc saw allocated while it ran."""
+    tracemalloc.start()
+    try:
+        return load_trace(path), tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+
+
 def _file(tmp_path, text, name="trace.txt"):
     path = tmp_path / name
     path.write_bytes(text.encode() if isinstance(text, str) else text)
@@ -96,12 +105,7 @@ def test_a_missing_column_names_the_request_and_the_line(tmp_path):
 def test_memory_stays_a_small_multiple_of_the_result(tmp_path):
     trace = zipf(200_000, 1_000_000, seed=0)
     path = _file(tmp_path, "".join(f"{k}\n" for k in trace))
-    tracemalloc.start()
-    try:
-        keys = load_trace(path)
-        peak = tracemalloc.get_traced_memory()[1]
-    finally:
-        tracemalloc.stop()
+    keys, peak = _load_measuring_peak(path)
     assert keys.tolist() == trace.tolist()
     # One block's lines as Python objects plus the result; the old reader held every line (~40 MB).
     assert peak < 2 * keys.nbytes + (10 << 20)
@@ -166,12 +170,7 @@ def test_one_long_key_does_not_pad_every_key_to_its_length(tmp_path):
     lines = [f"k{i % 50}" for i in range(count)]
     lines[count // 2] = "x" * longest
     path = _file(tmp_path, "\n".join(lines) + "\n")
-    tracemalloc.start()
-    try:
-        keys = load_trace(path)
-        peak = tracemalloc.get_traced_memory()[1]
-    finally:
-        tracemalloc.stop()
+    keys, peak = _load_measuring_peak(path)
     assert keys.tolist() == lines
     # Fixed-width strings would take count * longest characters (4 bytes each): 512 MB here.
     assert peak < count * longest // 20
