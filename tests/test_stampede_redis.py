@@ -250,19 +250,21 @@ def test_a_release_that_fails_after_the_load_keeps_the_loaded_value(own_server):
     assert cache == {"k": "value of k"} and (guard.loads, guard.unguarded) == (1, 0)
 
 
-def _acquire_in_thread(lock, timeout):
+def _ends(func):
+    """func()'s value or exception, from a thread that must end (generous: the old code never did)."""
     outcome = []
-    worker = threading.Thread(target=lambda: outcome.append(_outcome(lock.acquire, timeout=timeout)),
-                              daemon=True)
+
+    def run():
+        try:
+            outcome.append(func())
+        except Exception as error:  # noqa: BLE001 - the outcome is what the test checks
+            outcome.append(error)
+
+    worker = threading.Thread(target=run, daemon=True)
     worker.start()
-    return worker, outcome
-
-
-def _outcome(func, **kwargs):
-    try:
-        return func(**kwargs)
-    except Exception as error:  # noqa: BLE001 - the outcome is what the test checks
-        return error
+    worker.join(60)
+    assert not worker.is_alive(), "still waiting for the hung server"
+    return outcome[0]
 
 
 def test_acquire_on_a_hung_server_fails_instead_of_hanging(own_server):
@@ -273,12 +275,20 @@ def test_acquire_on_a_hung_server_fails_instead_of_hanging(own_server):
     assert lock.locked() is False  # connected before the hang
     os.kill(own_server.pid, signal.SIGSTOP)
     try:
-        worker, outcome = _acquire_in_thread(lock, 0.5)
-        worker.join(60)  # generous: the old client had no timeout and waited forever
-        assert not worker.is_alive()
+        outcome = _ends(lambda: lock.acquire(timeout=0.5))
     finally:
         os.kill(own_server.pid, signal.SIGCONT)
-    assert isinstance(outcome[0], redis.TimeoutError) and lock.token is None
+    assert isinstance(outcome, redis.TimeoutError) and lock.token is None
+
+
+def test_the_guard_fails_open_on_a_hung_server_too(own_server):
+    guard = RedisLockGuard(own_server.client(timeout=0.2), timeout=5)
+    os.kill(own_server.pid, signal.SIGSTOP)
+    try:
+        outcome = _ends(lambda: guard.fetch({}, "k", str.upper))
+    finally:
+        os.kill(own_server.pid, signal.SIGCONT)
+    assert outcome == "K" and guard.unguarded == 1
 
 
 def test_xfetch_refuses_an_infinite_ttl_before_it_reaches_redis(client):
