@@ -625,7 +625,7 @@ class WriteBehind(_Pattern):
             raise error
 
     def _try(self, i, key, value, outcome, failed_at, save, *how):
-        """Save one write, recording its outcome; return False if it failed with an error not about the data."""
+        """Save one write, recording its outcome; False if it failed with an error not about the data."""
         try:
             save(*how, key, value)
         except _DATA_ERRORS as bad:  # json could not encode it: no retry can help

@@ -68,7 +68,8 @@ def replay(cache, trace, *, progress=None, hooks=True):
     any other mapping, to time implementations fairly.  `progress=None`
     shows a tqdm bar only for long traces; pass True or False to choose.
     """
-    if not callable(getattr(cache, "get", None)) or not hasattr(cache, "__setitem__") or isinstance(cache, type):
+    mapping = callable(getattr(cache, "get", None)) and hasattr(cache, "__setitem__")
+    if isinstance(cache, type) or not mapping:
         raise TypeError(f"cache must be a cache with get(key, default) and cache[key] = value, "
                         f"such as LRUCache(100), got {cache!r}")
     if isinstance(trace, (str, bytes)) or not hasattr(trace, "__iter__"):

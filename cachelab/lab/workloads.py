@@ -159,9 +159,9 @@ def load_trace(path, column=None, *, format=None, delimiter=",", encoding="utf-8
     mark (as spreadsheet programs write) are skipped.
 
     The file is read a block at a time, so memory stays a few times the
-    size of the result, and grows with the file, not with its longest key.  Files over 32 MB show a progress bar on stderr;
-    `progress=True` or `False` forces it on or off.  Errors name the file
-    and the line.
+    size of the result, and grows with the file, not with its longest key.
+    Files over 32 MB show a progress bar on stderr; `progress=True` or
+    `False` forces it on or off.  Errors name the file and the line.
     """
     name = _check_trace_args(path, column, format, delimiter, encoding, progress)
     if format is None:
@@ -462,10 +462,15 @@ def make_trace(workload, n_requests, n_keys, alpha=1.0, *, seed=0):
     return _BUILDERS[check_choice("workload", workload, _BUILDERS)](n_requests, n_keys, alpha, seed)
 
 
-def read_write_workload(n_ops, read_fraction, *, n_keys=50, alpha=1.0, seed=0):
-    """Return a seeded list of ("read" | "write", key) operations over Zipf-popular keys."""
+def read_write_workload(n_ops, read_fraction, *, n_keys=50, alpha=1.0, seed=0, cold_writes=False):
+    """Return a seeded list of ("read" | "write", key) operations over Zipf-popular keys.
+
+    With `cold_writes`, every write goes to a key of its own that is never read
+    (a new order, a log line) instead of a popular one; the reads are the same.
+    """
     check_fraction("read_fraction", read_fraction)
     rng = np.random.default_rng(seed)
     keys = zipf(n_ops, n_keys, alpha, rng=rng).tolist()
     reads = (rng.random(n_ops) < read_fraction).tolist()
-    return [("read" if r else "write", f"k{key}") for r, key in zip(reads, keys)]
+    return [("read", f"k{key}") if r else ("write", f"new{i}" if cold_writes else f"k{key}")
+            for i, (r, key) in enumerate(zip(reads, keys))]
