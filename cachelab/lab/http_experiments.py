@@ -26,7 +26,7 @@ from .workloads import zipf
 
 __all__ = [
     "CHROMIUM", "CHROMIUM_ARGS", "LAYERS", "START", "Staleness", "browser_visits", "client_cache_counts",
-    "format_rows", "latency", "origin_load", "shop_servers", "staleness",
+    "client_session", "format_load", "format_rows", "latency", "origin_load", "shop_servers", "staleness",
 ]
 
 START = 1_800_000_000  # the fake clock's start: a real date (January 2027), so Last-Modified is one too
@@ -115,7 +115,7 @@ def origin_load(choices=HEADER_CHOICES, *, views=100, users=3, seed=0):
     """
     check_int("views", views, 1)
     check_int("users", users, 1)
-    pages = (zipf(views, n_keys=5, alpha=1.0, seed=seed) % 5 + 1).tolist()
+    pages = (zipf(views, n_keys=5, alpha=1.0, seed=seed) + 1).tolist()  # product ids 1-5
     table = {}
     for name, policy in choices.items():
         table[name] = {}
@@ -209,3 +209,10 @@ def format_rows(header, rows):
     widths = [max(len(r[i]) for r in text) for i in range(len(header))]
     return "\n".join("  ".join(cell.ljust(w) if i == 0 else cell.rjust(w) for i, (cell, w)
                                in enumerate(zip(row, widths))).rstrip() for row in text)
+
+
+def format_load(table):
+    """origin_load()'s table as text: per header choice and layer, full pages (200) + revalidations (304)."""
+    rows = [(choice, *(f"{full:.0f} + {revalidated:.0f}" for full, revalidated in layers.values()))
+            for choice, layers in table.items()]
+    return format_rows(["per 100 views: 200 + 304", *LAYERS], rows)

@@ -16,8 +16,8 @@ Django), and WSGI because the caching headers are the same on any stack:
 nothing here is Flask-specific except the routing.
 
 Two mistakes are switches, for the security section: `reflect_forwarded_host`
-(the page's asset links use the X-Forwarded-Host header, as apps behind a
-proxy often do) and `strict_paths=False` (`/account/anything` also
+(the page's stylesheet link is absolute, built from the X-Forwarded-Host
+header, as apps behind a proxy often do) and `strict_paths=False` (`/account/anything` also
 serves the account page, as a catch-all route does).
 """
 
@@ -120,6 +120,10 @@ class Shop:
     # -- the pages
 
     def _routes(self, app):
+        @app.errorhandler(404)
+        def not_found(error):
+            return Response("not found\n", 404)
+
         @app.before_request
         def down():
             if self.failing:
@@ -169,11 +173,11 @@ class Shop:
 
     def _page(self, title, body, cache_header, last_modified):
         """An HTML page with this policy's headers; a 304 when the request's validators match."""
-        host = request.host
-        if self.reflect_forwarded_host:
-            host = request.headers.get("X-Forwarded-Host", host)
+        sheet = "/static/shop.css"
+        if self.reflect_forwarded_host:  # an absolute link, to the host the proxy says it was asked for
+            sheet = f'//{request.headers.get("X-Forwarded-Host", request.host)}{sheet}'
         text = (f'<!doctype html><html><head><title>{html.escape(title)}</title>'
-                f'<link rel="stylesheet" href="//{html.escape(host)}/static/shop.css"></head>'
+                f'<link rel="stylesheet" href="{html.escape(sheet)}"></head>'
                 f'<body>{body}</body></html>')
         headers = {}
         if cache_header:
@@ -192,11 +196,11 @@ class Shop:
 
 
 def shown(page):
-    """What a reader of a shop page sees: its text without tags, plus where its stylesheet comes from."""
+    """What a reader of a shop page sees: its text without tags, and the host of an absolute stylesheet link."""
     if isinstance(page, bytes):
         page = page.decode()
     if not isinstance(page, str):
         raise TypeError(f"page must be the HTML text of a page, got {page!r}")
-    sheet = re.search(r'<link rel="stylesheet" href="([^"]*)"', page)
+    sheet = re.search(r'<link rel="stylesheet" href="//([^/:"]*)', page)
     text = " ".join(re.sub(r"<title>.*?</title>|<[^>]+>", " ", page).split())
-    return html.unescape(text) + (f" [stylesheet {sheet.group(1)}]" if sheet else "")
+    return html.unescape(text) + (f" [stylesheet from {html.unescape(sheet.group(1))}]" if sheet else "")
