@@ -731,11 +731,26 @@ class RedisCache:
 
     def _unlink(self, names, client=None):
         # One key per UNLINK in a pipeline: a cluster refuses multi-key commands across slots.
-        if names:
-            pipe = (client or self.client).pipeline(transaction=False)
-            for name in names:
-                pipe.unlink(name)
-            pipe.execute()
+        if not names:
+            return 0
+        pipe = (client or self.client).pipeline(transaction=False)
+        for name in names:
+            pipe.unlink(name)
+        return sum(pipe.execute())
+
+    def unlink(self, keys):
+        """Delete keys now and return how many there were; raise ConnectionError if a server
+        cannot be reached.  Unlike `del` and `pop` this does not fail open: an invalidator
+        that drains an outbox (`cachelab.outbox`) must know that the delete happened."""
+        names = [self.name_of(key) for key in keys]
+        removed = 0
+        for breaker, group in self._by_server(names).items():
+            try:
+                removed += self._unlink(group, self._client_for(breaker))
+            except _down_errors() as error:
+                raise ConnectionError(f"cache {self.prefix!r} could not delete {len(group)} key(s) "
+                                      f"({type(error).__name__}: {error})") from error
+        return removed
 
     def _clear_prefix(self, client=None):
         client = client or self.client
