@@ -40,8 +40,9 @@ from cachelab.redis import PubSubNearCache, RedisCache, TrackingNearCache, TwoLe
 from .._checks import check_choice, check_int, check_seconds
 from .proxy import TCPProxy
 
-__all__ = ["NearRow", "SCHEMES", "StaleRun", "WriterProcess", "format_near_table", "make_near",
-           "near_hit_latency", "near_table", "percentiles", "stale_reads", "staleness",
+__all__ = ["NearRow", "SCHEMES", "StaleRun", "WriterProcess", "format_near_table",
+           "format_tracking_memory", "make_near", "near_hit_latency", "near_table", "near_tables",
+           "percentiles", "stale_reads", "staleness",
            "tracking_memory"]
 
 MISS = -1      # what a read returns when neither level has the key (Redis unreachable)
@@ -62,10 +63,10 @@ StaleRun.__doc__ = (
     "process received per write, and the share of reads served from near.")
 
 NearRow = collections.namedtuple(
-    "NearRow", "scheme hit_p50_us hit_p99_us stale_p50_ms stale_p99_ms stale_max_ms "
+    "NearRow", "scheme hit_p50_us hit_p99_us plain_p50_us stale_p50_ms stale_p99_ms stale_max_ms "
                "stale_per_10k messages_per_write drop_stale drop_stale_after drop_near_share")
 NearRow.__doc__ = (
-    "One scheme's row: near-hit p50/p99 in µs, staleness after another process's write "
+    "One scheme's row: near-hit p50/p99 in µs (and a plain LRUCache hit's p50, timed alongside), staleness after another process's write "
     "p50/p99/max in ms, stale reads per 10k at 1% writes, messages per write, and with the "
     "connection refused for 1 s: stale reads during it, stale reads once live again, and "
     "the share of reads near served while down.")
@@ -408,29 +409,46 @@ def tracking_memory(url, *, keys=10_000, readers=1):
     return out
 
 
-def near_table(url, *, schemes=tuple(SCHEMES), reads=10_000, duration=2.0, writes=100,
+def near_table(url, *, schemes=tuple(SCHEMES), reads=10_000, duration=2.0, writes=200,
                interval=0.02, drop=True):
     """One NearRow per scheme, each measured against a second process writing."""
     rows = []
     for scheme in schemes:
-        hit = near_hit_latency(url, scheme)[0]
+        hit, plain = near_hit_latency(url, scheme)
         stale = staleness(url, scheme, writes=writes, interval=interval)
         run = stale_reads(url, scheme=scheme, reads=reads, duration=duration)
         dropped = _dropped(url, scheme) if drop else (None, None, None)
-        rows.append(NearRow(scheme, *hit, *stale, run.per_10k, run.messages_per_write, *dropped))
+        rows.append(NearRow(scheme, *hit, plain[0], *stale, run.per_10k, run.messages_per_write,
+                            *dropped))
     return rows
 
 
-def format_near_table(rows, plain=None):
-    """The table as text: one line per scheme; `plain` is (p50, p99) µs of a plain LRUCache hit."""
-    lines = [f"{'scheme':20} {'hit p50/p99 µs':>15} {'stale p50/p99/max ms':>21} "
-             f"{'stale/10k':>9} {'msg/write':>9}  {'1 s drop: stale during / after, near served'}"]
+def format_near_table(rows):
+    """The table as text, one line per scheme."""
+    lines = [f"{'scheme':20} {'hit p50/p99 µs':>14} {'x plain':>7} {'stale p50/p99/max ms':>21} "
+             f"{'stale/10k':>9} {'msg/write':>9}  1 s drop: stale during / after, near served"]
     for r in rows:
         drop = "" if r.drop_stale is None else (
             f"{r.drop_stale:5d} / {r.drop_stale_after:<5d} {r.drop_near_share:6.0%} of reads")
-        lines.append(f"{r.scheme:20} {r.hit_p50_us:7.2f}/{r.hit_p99_us:<7.2f} "
+        lines.append(f"{r.scheme:20} {r.hit_p50_us:6.2f}/{r.hit_p99_us:<7.2f} "
+                     f"{r.hit_p50_us / r.plain_p50_us:6.1f}x "
                      f"{r.stale_p50_ms:7.1f}/{r.stale_p99_ms:6.1f}/{r.stale_max_ms:6.1f} "
                      f"{r.stale_per_10k:9.1f} {r.messages_per_write:9.2f}  {drop}")
-    if plain is not None:
-        lines.append(f"{'plain LRUCache hit':20} {plain[0]:7.2f}/{plain[1]:<7.2f}")
     return "\n".join(lines)
+
+
+def format_tracking_memory(memory):
+    """tracking_memory()'s result as lines: what each mode keeps on the server."""
+    lines = [f"{'tracking mode':14} {'keys':>7} {'items':>7} {'prefixes':>8} {'used_memory +':>14}"]
+    for mode, m in memory.items():
+        lines.append(f"{mode:14} {m['tracking_total_keys']:7d} {m['tracking_total_items']:7d} "
+                     f"{m['tracking_total_prefixes']:8d} {m['used_memory_delta']:12,d} B")
+    return "\n".join(lines)
+
+
+def near_tables(url, *, keys=10_000, readers=2, **options):
+    """The side-by-side table and tracking's server memory, as text (what the benchmark prints)."""
+    rows = near_table(url, **options)
+    memory = tracking_memory(url, keys=keys, readers=readers)
+    return (format_near_table(rows) + f"\n\nserver memory after {readers} readers each read "
+            f"{keys:,} keys:\n" + format_tracking_memory(memory))
