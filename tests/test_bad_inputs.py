@@ -33,6 +33,11 @@ from cachelab.policies import ARCCache, ClockCache, S3FIFOCache, SieveCache
 from cachelab.lab.simulation import lru_hit_curve, replay
 from cachelab.lab.datasets import fetch_trace
 from cachelab.lab.store import Store
+from cachelab import httpcache
+from cachelab.lab import http_experiments
+from cachelab.lab.http_proxy import CachingProxy, ProxyRules
+from cachelab.lab.webserver import RequestLog, serve
+from cachelab.lab.webshop import HeaderPolicy, Shop, shown
 from cachelab.redis import REDIS_URL_ENV, RedisServer, redis_server
 from cachelab.stampede import RedisLockGuard, XFetch
 from cachelab.lab.workloads import (
@@ -397,6 +402,45 @@ ROWS = [
     ("XFetch ttl 1e17", None, lambda _: XFetch(ttl=1e17), ValueError, "ttl"),
     ("XFetch grace inf", None, lambda _: XFetch(ttl=1, grace=math.inf), ValueError, "grace"),
     ("RedisLockGuard ttl inf", None, lambda _: RedisLockGuard(None, ttl=math.inf), ValueError, "ttl"),
+    # HTTP caching: the library's header rules, the shop, its server and the shared cache
+    ("cache_control max_age<0", None, lambda _: httpcache.cache_control(max_age=-1), ValueError, "max_age"),
+    ("cache_control max_age 1.5", None, lambda _: httpcache.cache_control(max_age=1.5), ValueError, "max_age"),
+    ("cache_control public str", None, lambda _: httpcache.cache_control(public="yes"), TypeError, "public"),
+    ("cache_control public+private", None, lambda _: httpcache.cache_control(public=True, private=True),
+     ValueError, "private"),
+    ("cache_control no_store+max_age", None, lambda _: httpcache.cache_control(no_store=True, max_age=5),
+     ValueError, "no_store"),
+    ("parse_cache_control int", None, lambda _: httpcache.parse_cache_control(60), TypeError, "value"),
+    ("etag_for int", None, lambda _: httpcache.etag_for(5), TypeError, "body"),
+    ("etag_for weak int", None, lambda _: httpcache.etag_for(b"x", weak=1), TypeError, "weak"),
+    ("etag_matches int", None, lambda _: httpcache.etag_matches(5, '"a"'), TypeError, "if_none_match"),
+    ("http_date str", None, lambda _: httpcache.http_date("now"), TypeError, "timestamp"),
+    ("http_date nan", None, lambda _: httpcache.http_date(math.nan), TypeError, "timestamp"),
+    ("not_modified headers int", None, lambda _: httpcache.not_modified(5, etag='"a"'), TypeError, "headers"),
+    ("vary_key vary int", None, lambda _: httpcache.vary_key({}, 5), TypeError, "vary"),
+    ("HeaderPolicy product int", None, lambda _: HeaderPolicy(product=60), TypeError, "product"),
+    ("HeaderPolicy validators str", None, lambda _: HeaderPolicy(validators="yes"), TypeError, "validators"),
+    ("Shop policy str", None, lambda _: Shop(None, policy="max-age=60"), TypeError, "policy"),
+    ("Shop clock int", None, lambda _: Shop(None, clock=5), TypeError, "clock"),
+    ("shown int", None, lambda _: shown(5), TypeError, "page"),
+    ("RequestLog app int", None, lambda _: RequestLog(5), TypeError, "app"),
+    ("serve app int", None, lambda _: serve(5).__enter__(), TypeError, "app"),
+    ("serve port 70000", None, lambda _: serve(_load, port=70000).__enter__(), ValueError, "port"),
+    ("serve port str", None, lambda _: serve(_load, port="80").__enter__(), TypeError, "port"),
+    ("ProxyRules obey_private str", None, lambda _: ProxyRules(obey_private="no"), TypeError, "obey_private"),
+    ("ProxyRules cache_static_paths<0", None, lambda _: ProxyRules(cache_static_paths=-1), ValueError,
+     "cache_static_paths"),
+    ("CachingProxy origin no scheme", None, lambda _: CachingProxy("127.0.0.1:80"), ValueError, "origin"),
+    ("CachingProxy rules dict", None, lambda _: CachingProxy("http://127.0.0.1:1", rules={}), TypeError,
+     "rules"),
+    ("CachingProxy timeout 0", None, lambda _: CachingProxy("http://127.0.0.1:1", timeout=0), ValueError,
+     "timeout"),
+    ("CachingProxy clock str", None, lambda _: CachingProxy("http://127.0.0.1:1", clock="now"), TypeError,
+     "clock"),
+    ("client_cache_counts views=0", None, lambda _: http_experiments.client_cache_counts(views=0), ValueError,
+     "views"),
+    ("staleness change_at<0", None, lambda _: http_experiments.staleness(change_at=-1), ValueError, "change_at"),
+    ("origin_load users=0", None, lambda _: http_experiments.origin_load(users=0), ValueError, "users"),
 ]
 
 

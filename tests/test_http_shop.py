@@ -151,7 +151,7 @@ def test_an_unkeyed_forwarded_host_poisons_the_page_for_everyone(rules, poisoned
     with shop_servers(rules=rules, reflect_forwarded_host=True) as (_, _, _, edge):
         get(edge, "/products/1", headers={"X-Forwarded-Host": "evil.example"})
         victim = shown(get(edge, "/products/1").text)
-        assert ("//evil.example/" in victim) is poisoned
+        assert ("stylesheet from evil.example" in victim) is poisoned
 
 
 @pytest.mark.parametrize("rules, strict, leaks", [
