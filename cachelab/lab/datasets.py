@@ -36,9 +36,10 @@ RemoteTrace = collections.namedtuple(
 RemoteTrace.__doc__ = ("Where a public trace comes from: its file, URL, sha256 and size in bytes, "
                        "its requests and distinct objects, who published it and under what terms.")
 
-Trace = collections.namedtuple("Trace", "name keys sizes times")
+Trace = collections.namedtuple("Trace", "name keys sizes times path", defaults=(None,))
 Trace.__doc__ = ("A trace as arrays, one entry per request: the object's key, its size in bytes "
-                 "(for byte hit ratios) and the request's timestamp in seconds.")
+                 "(for byte hit ratios) and the request's timestamp in seconds; and the file it "
+                 "was read from, which libCacheSim reads itself.")
 
 # The one registry of traces; the README's "Real traces" section says the same in prose.
 TRACES = {
@@ -115,8 +116,12 @@ def _download(trace, path):
     path.parent.mkdir(parents=True, exist_ok=True)
     handle, partial = tempfile.mkstemp(prefix=f".{trace.filename}.", dir=path.parent)
     try:
-        with urllib.request.urlopen(trace.url, timeout=60) as response, os.fdopen(handle, "wb") as file:
-            shutil.copyfileobj(response, file, _BLOCK)
+        try:
+            with urllib.request.urlopen(trace.url, timeout=60) as response, os.fdopen(handle, "wb") as file:
+                shutil.copyfileobj(response, file, _BLOCK)
+        except OSError as error:  # URLError too: no network, no such host, a refused connection
+            raise OSError(f"could not download the {trace.name!r} trace from {trace.url} ({error}); "
+                          f"without a network, set {DATA_ENV} to a folder holding {trace.filename}") from error
         _checked(partial, trace)
         os.replace(partial, path)
     finally:
@@ -135,7 +140,7 @@ def read_oracle_general(path, name=None):
     ids = records["id"]
     keys = ids.astype(np.int64) if int(ids.max()) < 2**63 else ids
     return Trace(name or pathlib.Path(path).name, keys, records["size"].astype(np.int64),
-                 records["time"].astype(np.int64))
+                 records["time"].astype(np.int64), pathlib.Path(path))
 
 
 def fetch_trace(name, *, data_home=None, download=True):
