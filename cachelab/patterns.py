@@ -14,7 +14,6 @@ values (None, 0, "", []) are hits, unlike the guide's `if cached:`.
 import atexit
 import collections
 import itertools
-import os
 import signal
 import sys
 import threading
@@ -216,17 +215,14 @@ def _on_sigterm(signum, frame):
     previous = _SIGTERM["previous"]
     if callable(previous):
         return previous(signum, frame)
-    if not _OPEN:  # nothing to flush: die of the signal, as without this handler
-        signal.signal(signum, signal.SIG_DFL)
-        _SIGTERM["installed"] = False
-        os.kill(os.getpid(), signum)
-        return None
-    raise SystemExit(128 + signum)
+    raise SystemExit(128 + signum)  # the exit status a shell shows for a SIGTERM death
 
 
 def install_sigterm_flush():
     """Make SIGTERM flush open write-behind queues before the process ends; return True if installed.
 
+    SIGTERM then exits as sys.exit(143) does: `with` blocks and `finally`
+    clauses run, then the atexit hook that flushes every open queue.
     WriteBehind calls this itself.  Only the main thread may install signal
     handlers, so a queue made in another thread installs nothing (call this
     from the main thread then).  A handler already set is chained to, and a
