@@ -149,3 +149,19 @@ def _wait_until(condition, limit=30.0):
     while not condition():
         assert time.monotonic() < deadline
         time.sleep(0.002)
+
+
+# -- the experiment notebook 11 shows: the same fault schedule, both strategies
+
+def test_under_the_same_faults_only_delete_after_write_leaves_stale_reads(server):
+    from cachelab.lab.fault_experiments import format_invalidation_runs, outbox_vs_delete
+
+    plain, outbox = outbox_vs_delete(server, seed=0)
+    assert (plain.strategy, outbox.strategy) == ("delete after write", "outbox")
+    assert plain.stale_reads == 3 * len(plain.stale_keys) > 0  # every read of a stale key
+    assert outbox.stale_reads == 0 and outbox.stale_keys == []
+    assert outbox_vs_delete(server, seed=0) == [plain, outbox]  # seeded: the same every run
+    blip_only = outbox_vs_delete(server, seed=0, crashes=())
+    assert [run.stale_reads for run in blip_only] == [0, 0]  # the in-memory retry covers a blip
+    table = format_invalidation_runs([plain, outbox])
+    assert f"{len(plain.stale_keys)}" in table and "0 of 300" in table
