@@ -11,6 +11,8 @@ modules and `cachelab.redis`) never imports it.  One module per job:
 * stampede_sim, stampede_views: the stampede simulator and its views
 * redis_experiments: notebook 09's measurements on a real server
 * checklist: the "when to cache" assessment
+* webserver, webshop, http_proxy, http_experiments: the shop as a web app on a real
+  loopback server, a toy shared cache (CDN) in front of it, and notebook 15's measurements
 * views, plots, widgets: HTML/SVG views, matplotlib plots, ipywidgets over all of the above
 
 Import a module by name (`from cachelab.lab.widgets import lru_widget`);
