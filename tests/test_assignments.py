@@ -189,3 +189,40 @@ def test_only_cells_that_just_show_a_widget_are_skipped():
     plain = nbformat.v4.new_code_cell("_ = interact(f, x=1)")
     nb = assignments.tag_widget_cells(nbformat.v4.new_notebook(cells=[shows, defines, plain]))
     assert [assignments.SKIP_TAG in c.metadata.get("tags", []) for c in nb.cells] == [True, False, False]
+
+
+def test_teachers_guide_names_each_file_by_its_title():
+    """Each section's heading is the notebook's own H1, and the section names the file."""
+    guide = (ROOT / "docs" / "teaching.md").read_text(encoding="utf-8")
+    for path in NUMBERED:
+        first = read(path).cells[0].source.strip()
+        title = re.match(r"#\s+(.+)", first).group(1).strip()
+        assert f"\n### {path.name[:2]} {title}\n" in guide, f"docs/teaching.md: heading for {path.name}"
+        section = guide.split(f"\n### {path.name[:2]} {title}\n")[1].split("\n### ")[0]
+        assert f"`notebooks/{path.name}`" in section, f"docs/teaching.md does not name {path.name}"
+    assert ".venv/bin/nbgrader" in guide and "without outputs" in guide
+
+
+@pytest.mark.parametrize("path", ASSIGNMENTS, ids=lambda p: p.name)
+def test_release_copy_links_only_inside_its_folder(path):
+    """The release drops the navigation cells and unlinks every other notebook; web links stay."""
+    source = read(path)
+    linked = [m for c in source.cells if c.cell_type == "markdown" for m in assignments.LINK.finditer(c.source)]
+    released = assignments.unlink_missing(copy.deepcopy(source), present={path.name})
+    assert not any(assignments.NAV_TAG in c.metadata.get("tags", []) for c in released.cells)
+    text = "\n".join(c.source for c in released.cells if c.cell_type == "markdown")
+    for match in assignments.LINK.finditer(text):
+        assert re.match(r"^(https?:|mailto:|#)", match["target"]) or match["target"] == path.name, match[0]
+    web = [m[0] for m in linked if m["target"].startswith("http")]
+    assert all(link in text for link in web)
+
+
+def test_unlink_missing_keeps_only_what_the_folder_has():
+    """Links to other notebooks become their text; links inside the notebook, its folder and the web stay."""
+    nav = nbformat.v4.new_markdown_cell("[Contents](00-index.ipynb)", metadata={"tags": [assignments.NAV_TAG]})
+    prose = nbformat.v4.new_markdown_cell(
+        "See [LRU](03-lru-eviction.ipynb#steps), [above](#top), [data](data.csv), "
+        "[the guide](https://example.org/a_(b)) and ![a plot](plot.png).")
+    nb = assignments.unlink_missing(nbformat.v4.new_notebook(cells=[nav, prose]), present={"data.csv"})
+    assert [c.source for c in nb.cells] == [
+        "See LRU, [above](#top), [data](data.csv), [the guide](https://example.org/a_(b)) and ![a plot](plot.png)."]

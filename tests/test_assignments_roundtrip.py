@@ -1,15 +1,19 @@
 """nbgrader's whole round trip, with its own CLI and gradebook, on a copy of the classroom.
 
 One representative assignment (01-why-cache) goes out as a release, comes
-back from three students (solved, unsolved, half-solved) and is autograded;
-a second, tiny assignment has a widget cell and a cell that never finishes,
-to show that neither stalls grading.
+back from three students (solved, unsolved, half-solved) and a fourth whose
+notebook is corrupt, and is autograded once; a second, tiny assignment has a
+widget cell and a cell that never finishes, to show that neither stalls
+grading.  The last test follows the teacher's guide through hand-grading and
+re-grading with make, on the same graded course.
 """
 
 import json
+import os
 import pathlib
 import re
 import shutil
+import subprocess
 import sys
 
 import nbformat
@@ -18,10 +22,12 @@ import pytest
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tools"))
 import assignments  # noqa: E402
+from test_classroom_safety import tree_hashes  # noqa: E402
 
 ASSIGNMENT = "01-why-cache"
 WIDGETS = "widget-check"
-SOLVED, UNSOLVED, HALF = "ada", "bob", "cy"
+SOLVED, UNSOLVED, HALF, CORRUPT = "ada", "bob", "cy", "zed"
+GRADING = {}   # what the fixture's one autograde run printed, returned and changed
 
 
 def _nbgrader_cell(cell_type, source, grade_id, **flags):
@@ -72,7 +78,7 @@ def submit(course, student, assignment, nb):
 
 @pytest.fixture(scope="module")
 def course(tmp_path_factory):
-    """Release, three submissions of 01 and one of the widget check, autograded once."""
+    """Release, four submissions of 01 (one corrupt) and one of the widget check, autograded once."""
     course = tmp_path_factory.mktemp("classroom")
     shutil.copy(ROOT / "classroom" / "nbgrader_config.py", course)
     with open(course / "nbgrader_config.py", "a", encoding="utf-8") as config:
@@ -93,8 +99,15 @@ def course(tmp_path_factory):
     submit(course, HALF, ASSIGNMENT, half)
     widgets = nbformat.read(course / "release" / WIDGETS / f"{WIDGETS}.ipynb", as_version=4)
     submit(course, SOLVED, WIDGETS, fill(widgets, widget_notebook()))
+    (course / "submitted" / CORRUPT / ASSIGNMENT).mkdir(parents=True)
+    (course / "submitted" / CORRUPT / ASSIGNMENT / f"{ASSIGNMENT}.ipynb").write_text('{"cells": [', encoding="utf-8")
 
-    assignments.autograde(course=course)
+    before = tree_hashes(course)
+    lines = []
+    GRADING["failures"] = assignments.autograde(course=course, say=lines.append)
+    GRADING["log"] = lines
+    after = tree_hashes(course)
+    GRADING["changed"] = {path for path in before.keys() | after.keys() if before.get(path) != after.get(path)}
     return course
 
 
@@ -164,3 +177,100 @@ def test_widget_cells_are_skipped_and_a_hung_cell_is_interrupted(course):
     assert assignments.SKIP_TAG in widget.metadata["tags"] and widget.execution_count is None
     assert any(out.output_type == "error" for out in hung.outputs)
     assert grades(course, SOLVED, WIDGETS)["correct_after_hang"][0] == 1
+
+
+def test_a_corrupt_submission_does_not_stop_the_class(course):
+    """zed's broken notebook is reported by student and notebook; everyone else is graded and gets feedback."""
+    assert list(GRADING["failures"]) == [(CORRUPT, ASSIGNMENT)]
+    assert "JSON" in GRADING["failures"][(CORRUPT, ASSIGNMENT)]
+    assert any(line.startswith(f"NOT GRADED {CORRUPT} / {ASSIGNMENT}: ") for line in GRADING["log"])
+    for student in (SOLVED, UNSOLVED, HALF):
+        assert (course / "feedback" / student / ASSIGNMENT / f"{ASSIGNMENT}.html").is_file(), student
+    assert (course / "feedback" / SOLVED / WIDGETS / f"{WIDGETS}.html").is_file()
+    assert not (course / "feedback" / CORRUPT).exists()
+
+
+def test_grading_changes_nothing_but_its_own_output(course):
+    """Byte for byte: the submissions, the release and the config are as they were; only grades were written."""
+    changed = GRADING["changed"]
+    assert changed, "the test must see grading write something"
+    outputs = ("autograded/", "feedback/", "gradebook.db", ".nbgrader.log")
+    assert [path for path in changed if not path.startswith(outputs)] == []
+
+
+def test_the_grading_log_shows_only_what_needs_attention(course):
+    """Progress, the timeout, the score table and the broken submission; none of nbgrader's routine noise."""
+    expected = [r"grading \w+ / [\w-]+", rf"{SOLVED} / {WIDGETS}: a cell ran out of time \(3 s\)",
+                r"student +assignment", r"\w+ +[\w-]+ +[\d.]+ / \d+ +[\d.]+ / \d+", rf"NOT GRADED {CORRUPT} / ",
+                r"student release in ", r"feedback in "]
+    unexpected = [line for line in GRADING["log"] if not any(re.match(p, line) for p in expected)]
+    assert unexpected == []
+    text = "\n".join(GRADING["log"])
+    for noise in ["checksum", "not in session", "SAWarning", "TCP", "INFO", "Traceback", "CalledProcessError"]:
+        assert noise not in text
+
+
+def test_the_score_table_keeps_checks_and_hand_graded_answers_apart(course):
+    """ada's perfect code reads 3 / 3, with her open answers waiting for the teacher, not 3.0 / 6."""
+    row = next(line for line in GRADING["log"] if re.match(rf"{SOLVED} +{ASSIGNMENT} ", line))
+    assert re.search(r" 3 / 3 +0 / 3 +3 to grade in the formgrader$", row), row
+    assert "/ 6" not in row
+
+
+def test_a_timed_out_cell_says_so_in_plain_words(course):
+    """The student reads that the cell ran out of time and how long it had; no bare interrupt."""
+    html = (course / "feedback" / SOLVED / WIDGETS / f"{WIDGETS}.html").read_text(encoding="utf-8")
+    assert "This cell ran out of time: it had 3 seconds" in html
+    assert "KeyboardInterrupt" not in html and "CellTimeoutError" not in html
+
+
+def test_release_comes_without_outputs_and_links_only_inside_its_folder(course):
+    """No outputs, no navigation cells, no link to a notebook the student's folder does not have."""
+    folder = course / "release" / ASSIGNMENT
+    nb = nbformat.read(folder / f"{ASSIGNMENT}.ipynb", as_version=4)
+    assert not any(cell.get("outputs") for cell in nb.cells)
+    assert not any(assignments.NAV_TAG in cell.metadata.get("tags", []) for cell in nb.cells)
+    for cell in nb.cells:
+        for match in assignments.LINK.finditer(cell.source if cell.cell_type == "markdown" else ""):
+            target = match["target"].split("#")[0]
+            assert re.match(r"^[a-z]+:", match["target"]) or not target or (folder / target).exists(), target
+
+
+def regrading_steps():
+    """The make commands of the teacher's guide's re-grading block, in order."""
+    guide = (ROOT / "docs" / "teaching.md").read_text(encoding="utf-8")
+    block = re.search(r"\*\*Re-grading\.\*\*.*?```bash\n(.*?)```", guide, flags=re.S).group(1)
+    return [line.split("#")[0].split() for line in block.splitlines() if line.startswith("make ")]
+
+
+def test_the_guides_regrading_steps_show_the_hand_grades(course):
+    """Hand-grade ada's open answers in the gradebook, run the guide's steps: her feedback has the new score.
+
+    Her regrade (`make autograde NB=... STUDENT=...`) runs her notebook alone,
+    leaves the hand grades settled, and rewrites no other student's grading.
+    """
+    from nbgrader.api import Gradebook
+
+    steps = regrading_steps()
+    assert ["make", "feedback"] in steps
+    assert any(step[:2] == ["make", "autograde"] and f"STUDENT={SOLVED}" in step for step in steps)
+    with Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gb:  # what the formgrader does
+        for grade in gb.find_submission_notebook(ASSIGNMENT, ASSIGNMENT, SOLVED).grades:
+            if grade.name.startswith("answer_"):
+                grade.manual_score, grade.needs_manual_grade = 0.5, False
+        gb.db.commit()
+    others = {s: tree_hashes(course / "autograded" / s) for s in (UNSOLVED, HALF)}
+    printed = ""
+    for step in steps:
+        run = subprocess.run([*step[:2], "-s", "-o", ".venv/.installed-lab", f"PY={sys.executable}",
+                              f"CLASSROOM={course}", *step[2:]], cwd=ROOT, capture_output=True, text=True,
+                             env={**os.environ, "MAKEFLAGS": ""})
+        assert run.returncode == 0, run.stdout + run.stderr
+        printed += run.stdout
+
+    html = (course / "feedback" / SOLVED / ASSIGNMENT / f"{ASSIGNMENT}.html").read_text(encoding="utf-8")
+    assert "Score: 4.5 / 6.0" in html
+    answers = {k: v for k, v in grades(course, SOLVED).items() if k.startswith("answer_")}
+    assert answers and all(score == 0.5 and not manual for score, _, manual in answers.values())
+    assert re.search(rf"{SOLVED} +{ASSIGNMENT} +3 / 3 +1.5 / 3$", printed, flags=re.M), printed
+    assert {s: tree_hashes(course / "autograded" / s) for s in (UNSOLVED, HALF)} == others

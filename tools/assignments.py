@@ -71,8 +71,9 @@ def is_assignment(nb):
     return any(_nbgrader_meta(c).get("grade") for c in nb["cells"])
 
 
-def assignments(folder=NOTEBOOKS):
+def assignments(folder=None):
     """The course notebooks that are assignments, in order (new notebooks join by being there)."""
+    folder = NOTEBOOKS if folder is None else folder
     return [p for p in sorted(folder.glob("[0-9][0-9]-*.ipynb"))
             if NUMBERED.match(p.stem) and is_assignment(_read(p))]
 
@@ -121,14 +122,14 @@ def unlink_missing(nb, present):
     return nb
 
 
-def config(course=CLASSROOM):
+def config(course=None):
     """The course's nbgrader configuration (classroom/nbgrader_config.py)."""
     from traitlets.config.loader import PyFileConfigLoader
 
-    return PyFileConfigLoader(CONFIG, path=str(course)).load_config()
+    return PyFileConfigLoader(CONFIG, path=str(CLASSROOM if course is None else course)).load_config()
 
 
-def student_copy(nb, course=CLASSROOM):
+def student_copy(nb, course=None):
     """Clear solutions, answer keys, hidden tests and mark schemes, as nbgrader's release does."""
     from nbgrader.preprocessors import ClearHiddenTests, ClearMarkScheme, ClearSolutions
 
@@ -146,14 +147,15 @@ def student_copy(nb, course=CLASSROOM):
 
 def checked_course(course):
     """The course folder, which must hold nbgrader_config.py: the one folder this tool writes into."""
-    course = pathlib.Path(course).resolve()
+    course = pathlib.Path(CLASSROOM if course is None else course).resolve()
     if not (course / CONFIG).is_file():
         raise UsageError(f"{course} is not a course folder: it has no {CONFIG}")
     return course
 
 
-def course_notebook(arg, source=NOTEBOOKS):
+def course_notebook(arg, source=None):
     """The instructor notebook an argument names, which must be an assignment in notebooks/."""
+    source = NOTEBOOKS if source is None else source
     given = pathlib.Path(str(arg))
     stem = given.name[:-len(".ipynb")] if given.name.endswith(".ipynb") else given.name
     stems = [p.stem for p in assignments(source)]
@@ -170,9 +172,9 @@ def course_notebook(arg, source=NOTEBOOKS):
     return path
 
 
-def _plain_id(arg, what):
+def _plain_id(arg, what, path_ok=False):
     text = str(arg)
-    if text.endswith(".ipynb") or "/" in text:   # a notebook given by its file
+    if path_ok and ".." not in pathlib.Path(text).parts:   # a notebook given by its file
         text = pathlib.Path(text).name.removesuffix(".ipynb")
     if not PLAIN_ID.match(text) or set(text) == {"."}:
         raise UsageError(f"{str(arg)!r} is not {what}")
@@ -184,7 +186,7 @@ def checked_selection(course, notebook, student, folder):
     root = course / folder
     made = sorted(p for p in root.glob("*/*") if p.is_dir())
     if notebook is not None:
-        notebook = _plain_id(notebook, "an assignment name")
+        notebook = _plain_id(notebook, "an assignment name", path_ok=True)
         if notebook not in {p.name for p in made}:
             known = sorted({p.name for p in made})
             raise UsageError(f"no assignment {notebook} in {root}" + (f": there are {', '.join(known)}" if known else ""))
@@ -216,11 +218,12 @@ def _venv_on_path():
         os.environ["PATH"] = scripts + os.pathsep + os.environ.get("PATH", "")
 
 
-def nbgrader(*args, course=CLASSROOM, say=print):
+def nbgrader(*args, course=None, say=print):
     """Run one nbgrader command in the course folder; its whole log goes to .nbgrader.log, the news to `say`.
 
     Returns the GradingLog, which holds the submissions that failed.
     """
+    course = checked_course(course)
     _venv_on_path()
     log = GradingLog(say)
     with open(course / ".nbgrader.log", "a", encoding="utf-8") as raw, subprocess.Popen(
@@ -238,10 +241,11 @@ def nbgrader(*args, course=CLASSROOM, say=print):
     return log
 
 
-def write_source(paths, course=CLASSROOM):
+def write_source(paths, course=None):
     """Copy each notebook to source/<name>/<name>.ipynb, nbgrader's layout: widget cells tagged, links kept inside."""
     import nbformat
 
+    course = checked_course(course)
     for path in paths:
         folder = _inside(course / "source" / path.stem, course / "source")
         notebook = unlink_missing(tag_widget_cells(_read(path)), present={path.name})
@@ -250,7 +254,7 @@ def write_source(paths, course=CLASSROOM):
         nbformat.write(notebook, folder / path.name)
 
 
-def release(paths=None, course=CLASSROOM, say=print):
+def release(paths=None, course=None, say=print):
     """Generate the student release of each assignment (all of them by default) with nbgrader."""
     course = checked_course(course)
     paths = assignments() if not paths else [course_notebook(p) for p in paths]  # all checked first
@@ -314,7 +318,7 @@ def keep_hand_grades(course, settled):
         gb.db.commit()
 
 
-def autograde(notebook=None, student=None, course=CLASSROOM, say=print):
+def autograde(notebook=None, student=None, course=None, say=print):
     """Grade the submissions (all, one assignment's, one student's or one), write their feedback, print scores.
 
     A submission nbgrader cannot grade is reported by student and assignment;
@@ -345,7 +349,7 @@ def autograde(notebook=None, student=None, course=CLASSROOM, say=print):
     return failures
 
 
-def feedback(notebook=None, student=None, course=CLASSROOM, say=print):
+def feedback(notebook=None, student=None, course=None, say=print):
     """Write the feedback again from the gradebook, hand grades included, without running anything."""
     course = checked_course(course)
     notebook, student, chosen = checked_selection(course, notebook, student, "autograded")
@@ -355,8 +359,9 @@ def feedback(notebook=None, student=None, course=CLASSROOM, say=print):
     return log.failures
 
 
-def scores(course=CLASSROOM):
+def scores(course=None):
     """Every graded submission's points from nbgrader's gradebook, automatic checks and hand-graded answers apart."""
+    course = checked_course(course)
     rows = []
     with _gradebook(course) as gb:
         for assignment in gb.assignments:
@@ -391,10 +396,11 @@ def report(course, submissions, failures, say=print):
 
 # -- self-study
 
-def self_study(dest, source=NOTEBOOKS, say=print):
+def self_study(dest, source=None, say=print):
     """Write a learner's copy of every notebook to dest; keep any copy already there."""
     import nbformat
 
+    source = NOTEBOOKS if source is None else source
     dest = pathlib.Path(dest)
     if dest.exists() and not dest.is_dir():
         raise UsageError(f"{dest} is a file, not a folder for the course")
@@ -425,7 +431,7 @@ def parser():
         grade.add_argument("notebook", nargs="?")
         grade.add_argument("--student")
     for command in commands.choices.values():
-        command.add_argument("--course", default=str(CLASSROOM))
+        command.add_argument("--course", help="the course folder (classroom/)")
     study = commands.add_parser("self-study")
     study.add_argument("dest")
     return top
