@@ -88,7 +88,7 @@ def test_a_server_that_cannot_find_a_port_says_so(monkeypatch):
 def test_pid_is_none_after_stop_and_a_killed_server_starts_afresh():
     with redis_server(embedded=True) as server:
         first = server.pid
-        folder = server._data_dir
+        folder = server.data_dir
         server.client().set("k", "v")
         os.kill(first, signal.SIGKILL)
         _until(lambda: not server.running)
@@ -98,13 +98,13 @@ def test_pid_is_none_after_stop_and_a_killed_server_starts_afresh():
         assert not os.path.exists(folder)  # the killed run's folder is gone
         assert server.client().ping() and server.client().get("k") is None
         server.stop()
-        assert server.pid is None and not server.running
+        assert server.pid is None and not server.running and server.data_dir is None
     assert server.pid is None and server.embedded  # still says what it was
 
 
 def test_stopping_a_paused_server_does_not_wait_for_it():
     server = redis_server(embedded=True)
-    pid, folder = server.pid, server._data_dir
+    pid, folder = server.pid, server.data_dir
     os.kill(pid, signal.SIGSTOP)
     server.stop()  # resumes it so that it can take its SIGTERM
     assert server.pid is None and not os.path.exists(folder)
@@ -123,12 +123,16 @@ def test_the_password_is_masked_wherever_the_url_is_shown():
     assert mask_url("redis://h:1/0") == "redis://h:1/0"
 
 
-def test_a_cluster_with_a_password_shows_none_and_counts_its_running_nodes():
+def test_a_cluster_shows_no_password_counts_a_killed_node_and_cleans_up_after_it():
     with redis_cluster(2, requirepass="s3cret") as cluster:
         assert cluster.client().ping()
         assert "s3cret" not in repr(cluster) + repr(cluster.nodes)
-        cluster.nodes[1].stop()
-        assert cluster.nodes_running == 1 and "1 of 2 nodes running" in repr(cluster)
+        folders = [node.data_dir for node in cluster.nodes]
+        os.kill(cluster.nodes[1].pid, signal.SIGKILL)
+        _until(lambda: cluster.nodes_running == 1)
+        assert "1 of 2 nodes running" in repr(cluster) and cluster.nodes[1].pid is None
+    assert [node.pid for node in cluster.nodes] == [None, None]
+    assert not any(os.path.exists(folder) for folder in folders)
 
 
 def test_every_client_made_here_has_bounded_timeouts():

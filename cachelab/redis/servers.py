@@ -108,6 +108,11 @@ class RedisServer:
         return None if popen is None else popen.pid
 
     @property
+    def data_dir(self):
+        """The embedded server's temporary folder while it runs (removed when it stops), else None."""
+        return self._data_dir if self._process is not None else None
+
+    @property
     def running(self):
         """True while the embedded server's process lives (an external server is assumed up)."""
         return not self._embedded or self._popen() is not None
