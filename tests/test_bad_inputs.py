@@ -11,6 +11,7 @@ import contextlib
 import io
 import math
 import os
+import sqlite3
 import sys
 import threading
 from datetime import datetime
@@ -38,7 +39,9 @@ from cachelab.lab import http_experiments
 from cachelab.lab.http_proxy import CachingProxy, ProxyRules
 from cachelab.lab.webserver import RequestLog, serve
 from cachelab.lab.webshop import HeaderPolicy, Shop, shown
-from cachelab.redis import REDIS_URL_ENV, RedisServer, redis_server
+from cachelab.redis import REDIS_URL_ENV, RedisCache, RedisServer, redis_server
+from cachelab.lab.fault_experiments import invalidation_run
+from cachelab.outbox import Invalidator, Outbox
 from cachelab.stampede import RedisLockGuard, XFetch
 from cachelab.lab.workloads import (
     load_trace, loop, make_trace, read_write_workload, scan, shifting_hotset, uniform,
@@ -196,6 +199,20 @@ def _assess(ops=(("read", 1), ("write", 1)), **overrides):
 
 def _del(cache, key):
     del cache[key]
+
+
+_NOWHERE = "redis://127.0.0.1:1/0"  # a RedisCache refuses these before it sends anything
+
+
+def _deep(depth=100_000):
+    value = []
+    for _ in range(depth):
+        value = [value]
+    return value
+
+
+def _outbox():
+    return Outbox(sqlite3.connect(":memory:"))
 
 
 def _set(cache, key, value):
@@ -402,6 +419,32 @@ ROWS = [
     ("XFetch ttl 1e17", None, lambda _: XFetch(ttl=1e17), ValueError, "ttl"),
     ("XFetch grace inf", None, lambda _: XFetch(ttl=1, grace=math.inf), ValueError, "grace"),
     ("RedisLockGuard ttl inf", None, lambda _: RedisLockGuard(None, ttl=math.inf), ValueError, "ttl"),
+    # the shared cache: keys named by value, TTLs Redis can store, values its codec can write
+    ("RedisCache key object", None, lambda _: RedisCache(_NOWHERE).set(object(), 1), TypeError, "cache key"),
+    ("RedisCache key list", None, lambda _: RedisCache(_NOWHERE).get(["k"]), TypeError, "cache key"),
+    ("RedisCache key in a tuple", None, lambda _: RedisCache(_NOWHERE).pop(("a", {1})), TypeError,
+     "cache key"),
+    ("RedisCache prefix empty", None, lambda _: RedisCache(_NOWHERE, prefix=""), TypeError, "prefix"),
+    ("RedisCache ttl inf", None, lambda _: RedisCache(_NOWHERE, ttl=math.inf), ValueError, "ttl"),
+    ("RedisCache ttl 1e17", None, lambda _: RedisCache(_NOWHERE, ttl=1e17), ValueError, "ttl"),
+    ("RedisCache.set ttl inf", None, lambda _: RedisCache(_NOWHERE).set("k", 1, ttl=math.inf), ValueError,
+     "ttl"),
+    ("RedisCache.set_many ttl 1e17", None, lambda _: RedisCache(_NOWHERE).set_many({"k": 1}, ttl=1e17),
+     ValueError, "ttl"),
+    ("RedisCache value nested 100k deep", None, lambda _: RedisCache(_NOWHERE).set("k", _deep()), TypeError,
+     "value"),
+    ("RedisCache backoff<0", None, lambda _: RedisCache(_NOWHERE, backoff=-1), ValueError, "backoff"),
+    ("Outbox db str", None, lambda _: Outbox("shop.db"), TypeError, "db"),
+    ("Outbox table SQL", None, lambda _: Outbox(sqlite3.connect(":memory:"), table="t; DROP TABLE x"),
+     ValueError, "table"),
+    ("Outbox.add object key", None, lambda _: _outbox().add(object()), TypeError, "cache key"),
+    ("Outbox.pending limit 0", None, lambda _: _outbox().pending(0), ValueError, "limit"),
+    ("Invalidator outbox None", None, lambda _: Invalidator(None, print), TypeError, "outbox"),
+    ("Invalidator delete str", None, lambda _: Invalidator(_outbox(), "unlink"), TypeError, "delete"),
+    ("Invalidator backoff 0", None, lambda _: Invalidator(_outbox(), print, backoff=0), ValueError,
+     "backoff"),
+    ("Invalidator batch 0", None, lambda _: Invalidator(_outbox(), print, batch=0), ValueError, "batch"),
+    ("invalidation_run strategy", None, lambda _: invalidation_run(None, "retry"), ValueError, "strategy"),
     # HTTP caching: the library's header rules, the shop, its server and the shared cache
     ("cache_control max_age<0", None, lambda _: httpcache.cache_control(max_age=-1), ValueError, "max_age"),
     ("cache_control max_age 1.5", None, lambda _: httpcache.cache_control(max_age=1.5), ValueError, "max_age"),
