@@ -75,12 +75,14 @@ def _trace_file(trace):
                                        pathlib.Path(folder) / "trace.bin")), keys
 
 
-def _lcs_hits(lcs, name, path, size, *, by_bytes=False):
+def _lcs_hits(lcs, name, path, size, *, by_bytes=False, keys=1 << 20):
     """(object hit ratio, byte hit ratio) of libCacheSim's policy `name` at `size` on the file."""
     reader = lcs.TraceReader(path, trace_type=lcs.TraceType.ORACLE_GENERAL_TRACE,
                              reader_init_params=lcs.ReaderInitParam(ignore_obj_size=not by_bytes))
-    # hashpower 20 (a million buckets) instead of 24: building the table costs 0.2 s otherwise.
-    miss, byte_miss = getattr(lcs, name)(int(size), hashpower=20).process_trace(reader)
+    # A hash table sized for the trace's keys: its default, 2**24 buckets, costs 0.2 s to
+    # build, and even 2**20 costs 3 ms, more than a slider's small trace takes to run.
+    hashpower = min(max(int(keys).bit_length() + 1, 8), 24)
+    miss, byte_miss = getattr(lcs, name)(int(size), hashpower=hashpower).process_trace(reader)
     return 1 - miss, 1 - byte_miss
 
 
@@ -107,14 +109,15 @@ def simulate_curve(policy, trace, sizes, *, engine="auto"):
         raise ValueError(f"engine must be 'auto', 'libcachesim' or 'cachelab', got {engine!r}")
     with _trace_file(trace) as (path, keys):
         n = len(keys)
-        if engine == "cachelab" or name not in LIBCACHESIM_NAMES:
-            return hit_curve(name, keys, sizes)
+        if engine == "cachelab" or name not in LIBCACHESIM_NAMES or (name == "LRU" and engine == "auto"):
+            return hit_curve(name, keys, sizes)  # LRU: the one-pass curve, exact and faster still
         floor = EXACT_IN_LIBCACHESIM.get(name, math.inf) if engine == "auto" else _LIBCACHESIM_MIN.get(name, 1)
         here = [size for size in sizes.tolist() if size < floor and size > 0]
         ours = dict(zip(here, hit_curve(name, keys, here).hits.tolist())) if here else {}
         lcs = _libcachesim() if len(here) < np.count_nonzero(sizes) else None
+        distinct = len(np.unique(keys)) if lcs else 0
         hits = [0 if size == 0 else ours[size] if size in ours
-                else round(_lcs_hits(lcs, LIBCACHESIM_NAMES[name], path, size)[0] * n)
+                else round(_lcs_hits(lcs, LIBCACHESIM_NAMES[name], path, size, keys=distinct)[0] * n)
                 for size in sizes.tolist()]
     return HitCurve(name, sizes, np.array(hits, dtype=np.int64), n)
 
