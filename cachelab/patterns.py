@@ -265,11 +265,13 @@ class WriteBehind(_Pattern):
     runs before a write changes anything and raises for a value the
     database could never store (`Store.check_put` for the store's kv table).
     A write that still fails at flush time on its own, deterministically
-    (with a TypeError/ValueError, an error about the data, or again and
-    again while the database takes other writes before, between and after),
-    goes to `dead_letters` with its error, and the writes behind it carry on;
-    `stats().dead` counts them and `close()` warns about them.  A write that
-    failed only while the database blipped stays queued and is retried.
+    (with a TypeError/ValueError, an error about the data, or on both sides
+    of a write the database took: it failed, another write went through,
+    and it failed again, retries and all), goes to `dead_letters` with its
+    error, and the writes behind it carry on; `stats().dead` counts them and
+    `close()` warns about them.  A write that failed only while the database
+    blipped stays queued and is retried, so one outage, however long, never
+    turns a good write into a dead letter.
     A queue garbage-collected without `close()` is flushed then (with a
     ResourceWarning), and one still open at exit, or when SIGTERM arrives in
     the main thread (see `install_sigterm_flush`), is flushed then; if the
