@@ -106,5 +106,28 @@ class PlainWordsErrors(Preprocessor):
         return cell, resources
 
 
+class PendingHandGrades(Preprocessor):
+    """Until the open answers are graded, say so under the score: a perfect code answer is not half marks."""
+
+    enabled = True
+
+    def preprocess(self, nb, resources):
+        from nbformat.v4 import new_markdown_cell
+        from nbgrader.api import Gradebook
+
+        ids = resources["nbgrader"]
+        with Gradebook(ids["db_url"]) as gb:
+            grades = gb.find_submission_notebook(ids["notebook"], ids["assignment"], ids["student"]).grades
+            waiting = sum(bool(g.needs_manual_grade) for g in grades)
+            checks = [g for g in grades if g.cell.cell_type == "code"]
+            got, out_of = sum(g.score or 0 for g in checks), sum(g.max_score for g in checks)
+        if waiting:
+            nb.cells.insert(0, new_markdown_cell(
+                f"**Not final yet:** {waiting} of your answers wait for your teacher to grade them, and count 0 "
+                f"in the score above until then. Your code scored {got:g} of {out_of:g} points in the automatic checks."))
+        return nb, resources
+
+
 # Feedback shows each check's score and message, never the hidden tests' code.
-c.GenerateFeedback.preprocessors = [GetGrades, ClearHiddenTests, PlainWordsErrors, CSSHTMLHeaderPreprocessor]
+c.GenerateFeedback.preprocessors = [GetGrades, PendingHandGrades, ClearHiddenTests, PlainWordsErrors,
+                                    CSSHTMLHeaderPreprocessor]

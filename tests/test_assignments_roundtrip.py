@@ -236,6 +236,15 @@ def test_release_comes_without_outputs_and_links_only_inside_its_folder(course):
             assert re.match(r"^[a-z]+:", match["target"]) or not target or (folder / target).exists(), target
 
 
+def test_feedback_says_when_open_answers_wait_for_the_teacher(course):
+    """Before hand-grading, ada's page says her code has all its points and her open answers are not graded yet."""
+    html = (course / "feedback" / SOLVED / ASSIGNMENT / f"{ASSIGNMENT}.html").read_text(encoding="utf-8")
+    assert "Not final yet:</strong> 3 of your answers wait for your teacher" in html
+    assert "Your code scored 3 of 3 points" in html
+    unsolved = (course / "feedback" / UNSOLVED / ASSIGNMENT / f"{ASSIGNMENT}.html").read_text(encoding="utf-8")
+    assert "Not final yet" not in unsolved  # unanswered questions score 0 at once
+
+
 def regrading_steps():
     """The make commands of the teacher's guide's re-grading block, in order."""
     guide = (ROOT / "docs" / "teaching.md").read_text(encoding="utf-8")
@@ -269,7 +278,7 @@ def test_the_guides_regrading_steps_show_the_hand_grades(course):
         printed += run.stdout
 
     html = (course / "feedback" / SOLVED / ASSIGNMENT / f"{ASSIGNMENT}.html").read_text(encoding="utf-8")
-    assert "Score: 4.5 / 6.0" in html
+    assert "Score: 4.5 / 6.0" in html and "Not final yet" not in html
     answers = {k: v for k, v in grades(course, SOLVED).items() if k.startswith("answer_")}
     assert answers and all(score == 0.5 and not manual for score, _, manual in answers.values())
     assert re.search(rf"{SOLVED} +{ASSIGNMENT} +3 / 3 +1.5 / 3$", printed, flags=re.M), printed
