@@ -159,6 +159,7 @@ def test_under_the_same_faults_only_delete_after_write_leaves_stale_reads(server
     plain, outbox = outbox_vs_delete(server, seed=0)
     assert (plain.strategy, outbox.strategy) == ("delete after write", "outbox")
     assert plain.stale_reads == 3 * len(plain.stale_keys) > 0  # every read of a stale key
+    assert (len(plain.stale_keys), plain.stale_reads) == (11, 33)  # notebook 11's prose quotes them
     assert outbox.stale_reads == 0 and outbox.stale_keys == []
     assert outbox_vs_delete(server, seed=0) == [plain, outbox]  # seeded: the same every run
     blip_only = outbox_vs_delete(server, seed=0, crashes=())
