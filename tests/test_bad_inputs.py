@@ -347,6 +347,8 @@ ROWS = [
      lambda _: measure_pattern("cache-aside", [], db_delay=float("inf")), ValueError, "db_delay"),
     ("measure_pattern cache not callable", None,
      lambda _: measure_pattern("cache-aside", [], cache=42), TypeError, "cache"),
+    ("measure_pattern build not callable", None,
+     lambda _: measure_pattern("mine", [], build=42), TypeError, "build"),
     # workloads and traces
     ("zipf n_requests<0", None, lambda _: zipf(-1, 10), ValueError, "n_requests"),
     ("zipf n_keys=0", None, lambda _: zipf(10, 0), ValueError, "n_keys"),
@@ -484,6 +486,8 @@ ROWS = [
      "views"),
     ("staleness change_at<0", None, lambda _: http_experiments.staleness(change_at=-1), ValueError, "change_at"),
     ("origin_load users=0", None, lambda _: http_experiments.origin_load(users=0), ValueError, "users"),
+    ("browser_visits one policy", None, lambda _: http_experiments.browser_visits(HeaderPolicy()), TypeError,
+     "policies"),
 ]
 
 

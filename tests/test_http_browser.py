@@ -29,5 +29,5 @@ pytestmark = [pytest.mark.browser, pytest.mark.timeout(120)]
 def test_the_browser_caches_what_the_headers_allow(policy, seen):
     if not os.path.exists(CHROMIUM):
         pytest.skip("Debian's chromium is not installed (make chromium)")
-    steps = browser_visits(policy)
+    steps = browser_visits({"shop": policy})["shop"]
     assert [outcome for _, outcome in steps] == seen, steps

@@ -166,40 +166,49 @@ def latency(*, delay=0.05, views=20):
     return rows
 
 
-def browser_visits(policy=HeaderPolicy(), *, executable=CHROMIUM):
-    """Drive Chromium through four navigations of the shop; return what the shop's own log saw of each.
+def browser_visits(policies, *, executable=CHROMIUM):
+    """Drive Chromium through four navigations of the shop per header policy; return what the shop's log saw.
 
-    The steps: open product 1, open product 2, open product 1 again (typing
-    its address), reload it.  Each row is (step, what reached the server):
-    "200", "304", or "browser cache" when the page came without a request.
+    `policies` maps a name to a HeaderPolicy; each gets its own shop server
+    and a fresh browser context (an empty cache).  The steps: open product
+    1, open product 2, open product 1 again (typing its address), reload it.
+    Returns {name: [(step, what reached the server)]}, where that is "200",
+    "304", or "browser cache" when the page came without a request.
     Playwright's sync API runs in a worker thread, as a Jupyter kernel
     already runs an asyncio loop in its main thread.
     """
+    if not isinstance(policies, dict) or not all(isinstance(p, HeaderPolicy) for p in policies.values()):
+        raise TypeError(f"policies must map names to HeaderPolicy objects, got {policies!r}")
     with concurrent.futures.ThreadPoolExecutor(1) as pool:
-        return pool.submit(_browse, policy, executable).result()
+        return pool.submit(_browse, policies, executable).result()
 
 
-def _browse(policy, executable):
+def _browse(policies, executable):
     from playwright.sync_api import sync_playwright
 
     steps = [("open /products/1", "goto", "/products/1"), ("open /products/2", "goto", "/products/2"),
              ("open /products/1 again", "goto", "/products/1"), ("reload /products/1", "reload", None)]
-    rows = []
-    with shop_servers(policy, clock=time.time) as (_, origin, _, _), sync_playwright() as p:
+    seen = {}
+    with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
         try:
-            page = browser.new_context(service_workers="block").new_page()
-            for label, action, path in steps:
-                before = len(origin.log)
-                if action == "goto":
-                    page.goto(origin.url + path, wait_until="load")
-                else:
-                    page.reload(wait_until="load")
-                seen = [e for e in origin.log.entries[before:] if e.path.startswith("/products/")]
-                rows.append((label, str(seen[-1].status) if seen else "browser cache"))
+            for name, policy in policies.items():
+                with shop_servers(policy, clock=time.time) as (_, origin, _, _):
+                    context = browser.new_context(service_workers="block")  # its own, empty, HTTP cache
+                    page = context.new_page()
+                    seen[name] = []
+                    for label, action, path in steps:
+                        before = len(origin.log)
+                        if action == "goto":
+                            page.goto(origin.url + path, wait_until="load")
+                        else:
+                            page.reload(wait_until="load")
+                        pages = [e for e in origin.log.entries[before:] if e.path.startswith("/products/")]
+                        seen[name].append((label, str(pages[-1].status) if pages else "browser cache"))
+                    context.close()
         finally:
             browser.close()
-    return rows
+    return seen
 
 
 def format_rows(header, rows):
