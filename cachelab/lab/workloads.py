@@ -9,7 +9,6 @@ one in the binary format libCacheSim reads fastest.
 
 import codecs
 import csv
-import itertools
 import os
 import warnings
 
@@ -325,15 +324,15 @@ def _read_csv_keys(name, blocks, column, delimiter, keys):
 class _TraceKeys:
     """Keys gathered a block at a time: integers while every key is one, else strings.
 
-    Strings are kept as Python lists with one object per distinct key, so
-    memory grows with the file, never with the longest key times the count.
+    A block of strings is a fixed-width numpy str array when padding its
+    keys to the longest costs little, else an object array, so memory grows
+    with the file, never with the longest key times the count.
     """
 
     def __init__(self):
-        self.chunks = []        # int64/uint64 arrays while every key is an integer, then lists of str
+        self.chunks = []        # int64/uint64 arrays while every key is an integer, then str/object arrays
         self.integers = True
-        self.distinct = {}      # key text -> the one str object every request for it shares
-        self.chars = self.longest = self.count = 0
+        self.chars = self.longest = self.count = 0  # of the string keys so far
 
     def add(self, keys):
         if not keys:
@@ -347,17 +346,21 @@ class _TraceKeys:
         self._add_strings(keys)
 
     def _add_strings(self, keys):
-        shared = self.distinct.setdefault
-        self.chunks.append([shared(key, key) for key in keys])
-        self.chars += sum(map(len, keys))
-        self.longest = max(self.longest, max(map(len, keys)))
-        self.count += len(keys)
+        chars, longest = sum(map(len, keys)), max(map(len, keys))
+        self._count(_strings(keys, chars, longest), chars, longest)
+
+    def _count(self, chunk, chars, longest):
+        self.chunks.append(chunk)
+        self.chars += chars
+        self.longest = max(self.longest, longest)
+        self.count += len(chunk)
 
     def _to_strings(self):
         # Integer keys were written canonically, so str() gives back their text exactly.
         chunks, self.chunks, self.integers = self.chunks, [], False
         for chunk in chunks:
-            self._add_strings(list(map(str, chunk.tolist())))
+            text = chunk.astype(str)
+            self._count(text, int(np.char.str_len(text).sum()), text.dtype.itemsize // 4)
 
     def result(self, name):
         if not self.chunks:
@@ -368,16 +371,20 @@ class _TraceKeys:
                 self._to_strings()
             else:
                 self.chunks = [chunk.astype(np.uint64) for chunk in self.chunks]
-        if self.integers:
+        if self.integers or _pads_little(self.count, self.chars, self.longest):
             return np.concatenate(self.chunks)
-        keys = itertools.chain.from_iterable(self.chunks)
-        if self.longest * self.count <= _PADDING * max(self.chars, self.count):
-            return np.array(list(keys), dtype=f"<U{self.longest}")
         # One key much longer than the rest: fixed-width strings would pad every key to it.
-        return np.fromiter(keys, dtype=object, count=self.count)
+        return np.concatenate([chunk.astype(object) for chunk in self.chunks])
 
 
-_PADDING = 4  # fixed-width str arrays while padding costs at most this many times the text
+def _pads_little(count, chars, longest):
+    """True if `count` strings padded to the `longest` take at most a few times their `chars`."""
+    return longest * count <= 4 * max(chars, count)
+
+
+def _strings(keys, chars, longest):
+    """A numpy array of the keys: fixed-width str if that pads little, else object (one str each)."""
+    return np.array(keys) if _pads_little(len(keys), chars, longest) else np.array(keys, dtype=object)
 
 
 def _integer_keys(keys):
