@@ -56,20 +56,22 @@ SCHEMES = {
 }
 
 StaleRun = collections.namedtuple(
-    "StaleRun", "reads writes stale late_stale per_10k messages_per_write near_hits")
+    "StaleRun", "reads writes stale late_stale per_10k messages_per_write near_hits flushes")
 StaleRun.__doc__ = (
     "One run of reads against another process's writes: reads made, writes made, stale reads, "
     "stale reads more than `late` seconds after the write, stale reads per 10k, messages this "
-    "process received per write, and the share of reads served from near.")
+    "process received per write, the share of reads served from near, and how many times near "
+    "was emptied (a handler that fails, or drops everything, empties it on every message).")
 
 NearRow = collections.namedtuple(
     "NearRow", "scheme hit_p50_us hit_p99_us plain_p50_us stale_p50_ms stale_p99_ms stale_max_ms "
                "stale_per_10k messages_per_write drop_stale drop_stale_after drop_near_share")
 NearRow.__doc__ = (
-    "One scheme's row: near-hit p50/p99 in µs (and a plain LRUCache hit's p50, timed alongside), staleness after another process's write "
-    "p50/p99/max in ms, stale reads per 10k at 1% writes, messages per write, and with the "
-    "connection refused for 1 s: stale reads during it, stale reads once live again, and "
-    "the share of reads near served while down.")
+    "One scheme's row: near-hit p50/p99 in µs and a plain LRUCache hit's p50 timed alongside; "
+    "staleness after another process's write, p50/p99/max in ms; stale reads per 10k at 1% "
+    "writes; messages per write; and with the connection refused for 1 s: stale reads during "
+    "it, reads once live again older than a write made before then (a copy the drop left "
+    "behind), and the share of reads near served while down.")
 
 
 def make_near(scheme, url, prefix, **far_options):
@@ -215,11 +217,6 @@ def _judge(reads, done, late):
     return stale, late_stale
 
 
-def _messages(cache):
-    stats = cache.stats() if hasattr(cache, "stats") else {}
-    return stats.get("messages", 0) if isinstance(stats, dict) else 0
-
-
 def stale_reads(url, make=None, *, scheme="pub/sub", writer=None, reads=10_000, write_share=0.01,
                 keys=100, duration=2.0, late=0.1, seed=0):
     """Read `reads` times over `keys` keys from `make(far)` while another process writes.
@@ -248,9 +245,10 @@ def stale_reads(url, make=None, *, scheme="pub/sub", writer=None, reads=10_000, 
         log = _read_plan(cache, names, reads, duration, start, rng)
         done = process.results()
         stale, late_stale = _judge(log, done, late)
-        near_hits = _near_hits(cache)
+        stats = cache.stats()
         return StaleRun(len(log), len(done), stale, late_stale, stale * 10_000 / len(log),
-                        _messages(cache) / len(done), near_hits / len(log))
+                        stats.get("messages", 0) / len(done), stats["near_hits"] / len(log),
+                        stats.get("flushes", 0))
     finally:
         _close(cache)
         far.clear()
@@ -333,7 +331,8 @@ def _latencies(cache, order):
 def _dropped(url, scheme, *, reads=3000, keys=100, duration=3.0, down=1.0, seed=1):
     """Stale reads while this process's connections are refused for `down` s, and after.
 
-    Returns (stale during the drop, stale once live again, share of reads near served while down).
+    Returns (stale reads during the drop; reads once live again that are older than a write made
+    before then, i.e. a copy the drop left behind; the share of reads near served while down).
     """
     port = int(url.rsplit(":", 1)[1].split("/")[0])
     prefix = f"cachelab-near:{uuid.uuid4().hex[:8]}:"
@@ -369,7 +368,10 @@ def _dropped(url, scheme, *, reads=3000, keys=100, duration=3.0, down=1.0, seed=
             live = marks.get("live", float("inf"))
             down_log = [r for r in log if marks["cut"] <= r[0] < live]
             after = [r for r in log if r[0] >= live]
-            return (_judge(down_log, done, 0)[0], _judge(after, done, 0)[0], marks["hits"])
+            # Once live again, a copy the drop left behind is older than a write made before then;
+            # a write after it can only be in flight, which stale/10k counts.
+            before_live = [d for d in done if d[2] < live]
+            return (_judge(down_log, done, 0)[0], _judge(after, before_live, 0)[0], marks["hits"])
         finally:
             _close(cache)
             far.clear()
