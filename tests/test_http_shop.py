@@ -177,20 +177,29 @@ def test_client_cache_counts():
 
 
 def test_staleness_after_a_price_change():
-    rows = {row.choice: row for row in staleness(views=80, change_at=30)}
-    assert rows["no headers"][1:] == (80, 0, 0, 0)
-    assert rows["no-cache + ETag"][1:] == (2, 78, 0, 0)
-    assert rows["max-age=60"][1:] == (2, 0, 30, 30)
-    assert rows["max-age=0, s-maxage=10"][1:] == (2, 6, 0, 0)
-    assert rows["max-age=10, swr=50"][1:] == (2, 6, 1, 1)
+    """The notebook's table, with the notebook's parameters: its prose quotes these numbers."""
+    rows = {row.choice: row[1:] for row in staleness()}
+    assert rows == {
+        "no headers": (120, 0, 0, 0), "no-store": (120, 0, 0, 0), "no-cache + ETag": (2, 118, 0, 0),
+        "max-age=60": (2, 0, 30, 30), "max-age=0, s-maxage=10": (2, 10, 0, 0), "max-age=10, swr=50": (2, 10, 1, 1)}
 
 
 def test_origin_load_per_layer():
-    choices = {k: HEADER_CHOICES[k] for k in ("no headers", "max-age=60", "no-cache + ETag")}
-    table = origin_load(choices, views=30, users=3)
-    assert set(table["no headers"].values()) == {(100.0, 0.0)}
-    load = table["max-age=60"]
-    assert load["no cache"] == (100.0, 0.0)
-    assert load["shared cache"][0] < load["client caches"][0] < 100 and load["both"][1] == 0
-    assert table["no-cache + ETag"]["client caches"][0] == load["client caches"][0]
-    assert sum(table["no-cache + ETag"]["client caches"]) == 100.0  # every view asks, most get a 304
+    """Per 100 views: 15 pages for 3 users' caches, 5 for one shared cache; no-cache turns the rest into 304s."""
+    choices = {k: HEADER_CHOICES[k] for k in ("no headers", "max-age=60", "no-cache + ETag", "max-age=0, s-maxage=10")}
+    table = origin_load(choices)
+    assert set(table["no headers"].values()) == {(100, 0)}
+    assert table["max-age=60"] == {"no cache": (100, 0), "client caches": (15, 0), "shared cache": (5, 0),
+                                   "both": (5, 0)}
+    assert table["no-cache + ETag"] == {"no cache": (100, 0), "client caches": (15, 85), "shared cache": (5, 95),
+                                        "both": (5, 95)}
+    assert table["max-age=0, s-maxage=10"]["client caches"] == (15, 85)
+    assert table["max-age=0, s-maxage=10"]["both"] == (5, 0)
+
+
+def test_a_background_revalidation_ends_before_the_servers_stop():
+    with shop_servers(HEADER_CHOICES["max-age=10, swr=50"]) as (shop, origin, proxy, edge):
+        get(edge, "/products/1")
+        shop.clock.tick(11)
+        assert get(edge, "/products/1").headers["X-Cache"] == "STALE"
+    assert origin.log.statuses() == {200: 1, 304: 1}  # the refresh ran, against a live shop

@@ -17,6 +17,7 @@ import requests
 from requests_cache import CachedSession
 
 from ..caches import FakeClock
+from ..httpcache import cache_control
 from .._checks import check_int
 from .http_proxy import CachingProxy, ProxyRules
 from .store import Store
@@ -65,7 +66,10 @@ def shop_servers(policy=HeaderPolicy(), *, clock=None, rules=ProxyRules(), delay
         with serve(shop) as origin:
             proxy = CachingProxy(origin.url, clock=clock, rules=rules)
             with serve(proxy) as edge:
-                yield shop, origin, proxy, edge
+                try:
+                    yield shop, origin, proxy, edge
+                finally:
+                    proxy.drain()  # a background revalidation must not outlive the shop it asks
 
 
 def client_cache_counts(choices=HEADER_CHOICES, *, views=10):
@@ -139,30 +143,43 @@ def latency(*, delay=0.05, views=20):
 
     Compares the origin (every view runs the query), a revalidation that
     gets a 304 (the app still runs the query to compute the ETag), a
-    shared-cache hit, and a client-cache hit.
+    shared-cache hit, the shared cache's expired copy revalidated while the
+    user waits against the same copy served stale with
+    stale-while-revalidate (the refresh runs after the answer), and a
+    client-cache hit.
     """
     check_int("views", views, 1)
-    rows = []
+    product = "/products/1"
 
-    def timed(get):
+    def timed(server, session, *, between=lambda: None):
+        session.get(server.url + product)  # the first view fills the caches
         times = []
         for _ in range(views):
+            between()
             start = time.perf_counter()
-            get()
+            session.get(server.url + product)
             times.append((time.perf_counter() - start) * 1000)
         return statistics.median(times)
 
-    with shop_servers(HEADER_CHOICES["no headers"], delay=delay) as (_, origin, _, _), requests.Session() as s:
-        rows.append(("origin, no caching", timed(lambda: s.get(origin.url + "/products/1"))))
-    with shop_servers(HEADER_CHOICES["no-cache + ETag"], delay=delay) as (_, origin, _, _), client_session() as s:
-        s.get(origin.url + "/products/1")
-        rows.append(("revalidation: a 304 from the origin", timed(lambda: s.get(origin.url + "/products/1"))))
-    with shop_servers(HEADER_CHOICES["max-age=60"], delay=delay) as (_, _, _, edge), requests.Session() as s:
-        s.get(edge.url + "/products/1")
-        rows.append(("shared-cache hit (the proxy)", timed(lambda: s.get(edge.url + "/products/1"))))
-    with shop_servers(HEADER_CHOICES["max-age=60"], delay=delay) as (_, origin, _, _), client_session() as s:
-        s.get(origin.url + "/products/1")
-        rows.append(("client-cache hit (requests-cache)", timed(lambda: s.get(origin.url + "/products/1"))))
+    expired = HeaderPolicy(product=cache_control(public=True, max_age=10))
+    # (label, header policy, through the shared cache?, a client cache?, fake seconds between views)
+    runs = [("origin, no caching", HEADER_CHOICES["no headers"], False, False, 0),
+            ("revalidation: a 304 from the origin", HEADER_CHOICES["no-cache + ETag"], False, True, 0),
+            ("shared-cache hit (the proxy)", HEADER_CHOICES["max-age=60"], True, False, 0),
+            ("shared cache, expired: revalidated in line", expired, True, False, 11),
+            ("shared cache, expired: stale-while-revalidate", HEADER_CHOICES["max-age=10, swr=50"], True, False, 11),
+            ("client-cache hit (requests-cache)", HEADER_CHOICES["max-age=60"], False, True, 0)]
+    rows = []
+    for label, policy, shared, client, gap in runs:
+        clock = FakeClock(START)
+        with shop_servers(policy, clock=clock, delay=delay) as (_, origin, proxy, edge), \
+                (client_session() if client else requests.Session()) as session:
+
+            def between():
+                proxy.drain()  # the last background refresh is not part of this view's time
+                clock.tick(gap)
+
+            rows.append((label, timed(edge if shared else origin, session, between=between)))
     return rows
 
 
