@@ -39,7 +39,10 @@ from cachelab.lab import http_experiments
 from cachelab.lab.http_proxy import CachingProxy, ProxyRules
 from cachelab.lab.webserver import RequestLog, serve
 from cachelab.lab.webshop import HeaderPolicy, Shop, shown
-from cachelab.redis import REDIS_URL_ENV, RedisCache, RedisServer, redis_server
+from cachelab.lab.near_experiments import stale_reads
+from cachelab.redis import (
+    REDIS_URL_ENV, PubSubNearCache, RedisCache, RedisServer, TrackingNearCache, redis_server,
+)
 from cachelab.lab.fault_experiments import invalidation_run
 from cachelab.outbox import Invalidator, Outbox
 from cachelab.stampede import RedisLockGuard, XFetch
@@ -217,6 +220,11 @@ def _outbox():
 
 def _set(cache, key, value):
     cache[key] = value
+
+
+def _far():
+    """A RedisCache that is never reached: a bad argument is refused before any connection."""
+    return RedisCache("redis://127.0.0.1:6379/0", prefix="bad-input:")
 
 
 # Each row: (id, make the subject or None, the bad call, exception type, text the message must hold).
@@ -421,6 +429,17 @@ ROWS = [
     ("XFetch ttl 1e17", None, lambda _: XFetch(ttl=1e17), ValueError, "ttl"),
     ("XFetch grace inf", None, lambda _: XFetch(ttl=1, grace=math.inf), ValueError, "grace"),
     ("RedisLockGuard ttl inf", None, lambda _: RedisLockGuard(None, ttl=math.inf), ValueError, "ttl"),
+    # near caches kept fresh by invalidation
+    ("PubSubNearCache near int", None, lambda _: PubSubNearCache(5, _far()), TypeError, "near"),
+    ("PubSubNearCache far dict", None, lambda _: PubSubNearCache(LRUCache(2), {}), TypeError, "far"),
+    ("PubSubNearCache heartbeat 0", None, lambda _: PubSubNearCache(LRUCache(2), _far(), heartbeat=0),
+     ValueError, "heartbeat"),
+    ("PubSubNearCache channel empty", None, lambda _: PubSubNearCache(LRUCache(2), _far(), channel=""),
+     TypeError, "channel"),
+    ("TrackingNearCache bcast str", None,
+     lambda _: TrackingNearCache(LRUCache(2), _far(), bcast="yes"), TypeError, "bcast"),
+    ("stale_reads scheme unknown", None,
+     lambda _: stale_reads("redis://127.0.0.1:6379/0", scheme="nope"), ValueError, "scheme"),
     # the shared cache: keys named by value, TTLs Redis can store, values its codec can write
     ("RedisCache key object", None, lambda _: RedisCache(_NOWHERE).set(object(), 1), TypeError, "cache key"),
     ("RedisCache key list", None, lambda _: RedisCache(_NOWHERE).get(["k"]), TypeError, "cache key"),
