@@ -310,6 +310,27 @@ def test_at_interpreter_exit_skipped_deletes_are_sent_or_logged_at_error(server)
     direct.clear()
 
 
+def test_a_forked_worker_retries_the_skipped_deletes_it_inherited(proxy):
+    """A worker forked while a delete waits gets a copy of the cache but not its threads."""
+    cache = RedisCache(proxy.url(), prefix=prefix(), backoff=0.05, timeout=1.0)
+    cache["k"] = "old"
+    with proxy.faulted("refuse"):
+        cache.pop("k")
+        pid = os.fork()
+        if pid == 0:  # the worker: its own copy must retry in its own background thread
+            code = 1
+            try:
+                deadline = time.monotonic() + 20
+                while cache.pending and time.monotonic() < deadline:
+                    time.sleep(0.005)
+                code = 0 if not cache.pending else 1
+            finally:
+                os._exit(code)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+    cache.close()
+
+
 def test_clear_that_cannot_reach_the_server_raises_keeps_the_counts_and_clears_on_recovery(
         server, proxy):
     clock, p = FakeClock(), prefix()

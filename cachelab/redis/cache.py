@@ -70,6 +70,7 @@ import collections
 import functools
 import json
 import logging
+import os
 import pickle
 import threading
 import time
@@ -258,6 +259,24 @@ def _close_at_exit():
         cache.close()
 
 
+def _after_fork_in_child():
+    # A forked worker gets a copy of each cache but none of its threads: a lock another
+    # thread held at the fork would never be released, and the retrier does not exist.
+    for cache in list(_OPEN_CACHES):
+        cache._lock = threading.Lock()
+        cache._settled = threading.Condition(cache._lock)
+        cache._retrier, cache._wake = None, threading.Event()
+        with cache._lock:
+            for breaker in cache._breakers.values():
+                breaker.inflight, breaker.probing = 0, False
+            if any(breaker.pending for breaker in cache._breakers.values()):
+                cache._ensure_retrier()  # the deletes it inherited are its to retry too
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)
+
+
 class RedisCache:
     """A cache of JSON values in Redis under one key prefix, failing open when Redis is down."""
 
@@ -400,7 +419,12 @@ class RedisCache:
             if len(breaker.dirty) > self.MAX_DIRTY:
                 breaker.dirty.clear()
                 breaker.clear_all = True
-        if breaker.pending and self.background and self._retrier is None and not self._closed:
+        if breaker.pending:
+            self._ensure_retrier()
+
+    def _ensure_retrier(self):
+        """Under the lock: start the background retry unless it runs (or is off, or closed)."""
+        if self.background and self._retrier is None and not self._closed:
             self._retrier = threading.Thread(target=self._retry_in_background, daemon=True,
                                              name=f"cachelab.redis retry {self.prefix}")
             self._retrier.start()
