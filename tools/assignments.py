@@ -40,6 +40,10 @@ import sys
 
 from grading_log import GradingLog
 
+__all__ = ["UsageError", "assignments", "autograde", "checked_course", "checked_selection", "course_notebook",
+           "feedback", "is_assignment", "release", "report", "scores", "self_study", "student_copy",
+           "tag_widget_cells", "unlink_missing", "main"]
+
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 NOTEBOOKS = ROOT / "notebooks"
 CLASSROOM = ROOT / "classroom"
