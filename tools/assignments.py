@@ -157,12 +157,12 @@ def checked_course(course):
     return course
 
 
-def course_notebook(arg, source=None):
-    """The instructor notebook an argument names, which must be an assignment in notebooks/."""
+def course_notebook(arg, source=None, stems=None):
+    """The instructor notebook an argument names, which must be an assignment (one of `stems`) in notebooks/."""
     source = NOTEBOOKS if source is None else source
+    stems = [p.stem for p in assignments(source)] if stems is None else stems
     given = pathlib.Path(str(arg))
     stem = given.name[:-len(".ipynb")] if given.name.endswith(".ipynb") else given.name
-    stems = [p.stem for p in assignments(source)]
     if not NUMBERED.match(stem):
         raise UsageError(f"{str(arg)!r} is not a course notebook: give one of {', '.join(stems) or 'none'}")
     path = source / f"{stem}.ipynb"
@@ -201,7 +201,8 @@ def checked_selection(course, notebook, student, folder):
     chosen = [(p.parent.name, p.name) for p in made
               if notebook in (None, p.name) and student in (None, p.parent.name)]
     if not chosen:
-        raise UsageError(f"nothing in {root}: put each notebook in {course}/submitted/<student>/<assignment>/")
+        raise UsageError(f"nothing in {root}: " + ("put each notebook in <student>/<assignment>/ there"
+                                                   if folder == "submitted" else "autograde first"))
     return notebook, student, chosen
 
 
@@ -261,7 +262,9 @@ def write_source(paths, course=None):
 def release(paths=None, course=None, say=print):
     """Generate the student release of each assignment (all of them by default) with nbgrader."""
     course = checked_course(course)
-    paths = assignments() if not paths else [course_notebook(p) for p in paths]  # all checked first
+    every = assignments()
+    stems = [p.stem for p in every]
+    paths = [course_notebook(p, stems=stems) for p in paths] if paths else every  # all checked before any write
     write_source(paths, course)
     nbgrader("generate_assignment", "*", "--force", course=course, say=say)  # every assignment in source/
     say(f"student release in {course / 'release'}: {', '.join(p.stem for p in paths)}")
