@@ -157,3 +157,24 @@ def test_the_grading_log_keeps_news_and_drops_routine():
         "zed / 01-why-cache: Something nobody has seen before",
     ]
     assert log.failures == {("zed", "01-why-cache"): "NotJSONError: Notebook does not appear to be JSON: '{\"cells\": ['"}
+
+
+def test_hand_grades_stand_only_while_the_answers_are_the_same(layout, tool):
+    """A regrade settles hand grades again when the submission's answers match the graded copy, not otherwise."""
+    import nbformat
+
+    course = layout / "classroom"
+    assert tool.unchanged_since_grading(course, [("ada", NB)]) == [("ada", NB)]
+    changed = course / "submitted" / "eve" / NB
+    changed.mkdir(parents=True)
+    (course / "autograded" / "eve" / NB).mkdir(parents=True)
+    nb = nbformat.read(layout / "notebooks" / f"{NB}.ipynb", as_version=4)
+    nbformat.write(nb, course / "autograded" / "eve" / NB / f"{NB}.ipynb")
+    answer = next(c for c in nb.cells if c.metadata.get("nbgrader", {}).get("solution"))
+    answer.source += "\n# a second thought"
+    nbformat.write(nb, changed / f"{NB}.ipynb")
+    try:
+        assert tool.unchanged_since_grading(course, [("ada", NB), ("eve", NB)]) == [("ada", NB)]
+    finally:
+        shutil.rmtree(course / "submitted" / "eve")
+        shutil.rmtree(course / "autograded" / "eve")
