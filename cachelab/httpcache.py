@@ -170,7 +170,7 @@ def storable(request_headers, response_headers, *, status=200, shared=True):
     if not (cc.keys() & {"max-age", "s-maxage", "public", "no-cache"}) and not (
             _header(response_headers, "ETag") or _header(response_headers, "Last-Modified")):
         return False, "no freshness and no validator"
-    return True, "storable"
+    return True, "may be stored"
 
 
 def freshness_lifetime(response_headers, *, shared=True):
