@@ -16,6 +16,15 @@ The hit counts must be identical at every size that ran (exit status 1
 otherwise).  Then it replays each new policy once, at 10% of the distinct
 keys, and prints requests per second and the ratio to cachelab's LRU.
 The policies come from the registry, so a new one is timed too.
+
+Then the approximate curves (cachelab.lab.curves) against the issue's targets:
+miniature simulation of 7 policies x 50 sizes at rate 0.01 in at most 2x
+libCacheSim's time for the exact LRU curve above, each within 0.01 mean
+absolute error of libCacheSim's exact curve (timed too); SHARDS at rate
+0.01 within 0.01 of the exact LRU curve on this trace and on the real
+trace ($CACHELAB_DATA), over 5 hash seeds; and SHARDS' LRU curve of a
+100M-request Zipf trace, generated in chunks, in under a minute
+(`--big 0` skips it).
 """
 
 import argparse
@@ -32,6 +41,8 @@ import numpy as np  # noqa: E402
 
 from cachelab import LRUCache, opt_hits  # noqa: E402
 from cachelab.policies import CLASSIC_POLICIES, POLICIES, new_cache  # noqa: E402
+from cachelab.lab.curves import mae, mini_curve, shards_curve, simulate_curve, zipf_chunks  # noqa: E402
+from cachelab.lab.datasets import fetch_trace  # noqa: E402
 from cachelab.lab.simulation import lru_hit_curve, replay  # noqa: E402
 from cachelab.lab.workloads import write_oracle_general, zipf  # noqa: E402
 
@@ -43,6 +54,51 @@ def libcachesim_lru_hits(path, size, n_requests):
                              reader_init_params=lcs.ReaderInitParam(ignore_obj_size=True))
     miss_ratio, _ = lcs.LRU(int(size), hashpower=20).process_trace(reader)
     return round((1 - miss_ratio) * n_requests)
+
+
+APPROXIMATED = ("FIFO", "LFU", "CLOCK", "SIEVE", "ARC", "S3-FIFO", "W-TinyLFU")  # LRU has SHARDS
+RATE, MAX_MAE, MAX_RATIO, BIG_SECONDS = 0.01, 0.01, 2.0, 60.0
+
+
+def approximate_curves(trace, sizes, path, t_exact_lru):
+    """Miniature simulations of 7 policies against libCacheSim's exact curves; True if on target."""
+    print(f"\nminiature simulation at rate {RATE} (min 100 keys a cache) vs libCacheSim's exact curves, "
+          f"{len(sizes)} sizes:")
+    print(f"{'policy':10} {'exact s':>8} {'approx s':>9} {'MAE':>7}")
+    ok, t_approx = True, 0.0
+    for name in APPROXIMATED:
+        exact, t_ex = timed(lambda: simulate_curve(name, path, sizes, engine="libcachesim"))
+        approx, t_ap = timed(lambda: mini_curve(name, trace, sizes, RATE))
+        error = mae(approx, exact)
+        t_approx += t_ap
+        ok &= error <= MAX_MAE
+        print(f"{name:10} {t_ex:8.2f} {t_ap:9.2f} {error:7.4f}{'' if error <= MAX_MAE else '  over 0.01'}")
+    ratio = t_approx / t_exact_lru
+    print(f"7 approximate curves: {t_approx:.2f} s = {ratio:.2f}x libCacheSim's exact LRU curve "
+          f"({t_exact_lru:.2f} s; target <= {MAX_RATIO:g}x: {'met' if ratio <= MAX_RATIO else 'NOT met'})")
+    return ok and ratio <= MAX_RATIO
+
+
+def shards_errors(label, keys, sizes, rate=RATE):
+    """SHARDS against the exact LRU curve, over 5 hash seeds; True if the mean error is on target."""
+    exact = lru_hit_curve(keys, sizes)
+    errors = [mae(shards_curve(keys, sizes, rate, seed=seed), exact) for seed in range(5)]
+    mean = float(np.mean(errors))
+    verdict = f"target <= {MAX_MAE}: {'met' if mean <= MAX_MAE else 'NOT met'}" if rate == RATE else "for scale"
+    print(f"SHARDS rate {rate} on {label}: MAE {' '.join(f'{e:.4f}' for e in errors)} (seeds 0-4), "
+          f"mean {mean:.4f} ({verdict})")
+    return mean <= MAX_MAE
+
+
+def shards_big(n_requests, n_keys, seed):
+    """SHARDS' LRU curve of a Zipf trace too long to hold, generated and sampled chunk by chunk."""
+    sizes = np.unique(np.round(np.linspace(0.01, 0.5, 50) * n_keys).astype(np.int64))
+    curve, seconds = timed(lambda: shards_curve(zipf_chunks(n_requests, n_keys, 1.0, seed=seed), sizes, RATE))
+    print(f"SHARDS rate {RATE}, {n_requests:,} Zipf(1.0) requests over {n_keys:,} keys, generated in "
+          f"5M-request chunks: {seconds:.1f} s (target < {BIG_SECONDS:g} s: "
+          f"{'met' if seconds < BIG_SECONDS else 'NOT met'}); hit ratio {curve.hit_ratios[0]:.3f} at "
+          f"{sizes[0]:,} keys, {curve.hit_ratios[-1]:.3f} at {sizes[-1]:,}")
+    return seconds < BIG_SECONDS
 
 
 def timed(run):
@@ -58,6 +114,8 @@ def main(argv=None):
     parser.add_argument("--seed", type=int, default=2024)
     parser.add_argument("--quick", action="store_true",
                         help="replay cachelab's LRU at 5 of the 50 sizes and extrapolate")
+    parser.add_argument("--big", type=int, default=100_000_000,
+                        help="requests in the SHARDS-only Zipf trace (0 skips it)")
     args = parser.parse_args(argv)
 
     trace = zipf(args.requests, args.keys, alpha=1.0, seed=args.seed)
@@ -106,6 +164,20 @@ def main(argv=None):
         base = base or seconds
         print(f"{name:10} {n / seconds:12,.0f} {base / seconds:7.2f}x {hits / n:10.4f}")
     print("(OPT is offline: it reads the whole trace first, so it is no cache to deploy)")
+
+    targets = approximate_curves(trace, sizes, path, t_lcs)
+    print()
+    targets &= shards_errors(f"this trace ({n:,} requests)", trace, sizes)
+    real = fetch_trace("cloudphysics").keys
+    real_distinct = len(np.unique(real))
+    real_sizes = np.unique(np.round(np.linspace(0.01, 0.5, 50) * real_distinct).astype(np.int64))
+    targets &= shards_errors(f"the CloudPhysics trace ({len(real):,} requests)", real, real_sizes)
+    # Most of the error is which very popular keys a 1% sample happens to hold; ten times the rate:
+    shards_errors("this trace", trace, sizes, rate=0.1)
+    shards_errors("the CloudPhysics trace", real, real_sizes, rate=0.1)
+    if args.big:
+        targets &= shards_big(args.big, 1_000_000, args.seed)
+    print(f"approximation targets: {'all met' if targets else 'NOT all met'}")
     if not ok:
         print("hit counts differ", file=sys.stderr)
         return 1
