@@ -13,6 +13,9 @@ to a pattern (`CacheAside(cache, load, guard=SingleFlight())`) or use
   with `SET key token NX PX lease` and a compare-and-delete release.
 * `StaleWhileRevalidate`: serve the old value at once after a soft expiry
   and refresh it once in the background; a hard expiry bounds staleness.
+* `LocalClaims` / `RedisClaims`: who may start a key's refresh.  Local is
+  once per process (a set); Redis is once in the whole system (`SET NX PX`,
+  as dogpile.cache takes its lock).  SWR and XFetch's marker take either.
 * `XFetch`: probabilistic early expiration (Vattani, Chierichetti and
   Lowenstein, VLDB 2015), optionally with a recompute marker.
 * `jittered_ttl` / `Jitter`: spread TTLs so that keys loaded together do
@@ -43,7 +46,9 @@ from .redis.cache import RedisCache
 __all__ = [
     "AsyncSingleFlight",
     "Jitter",
+    "LocalClaims",
     "LockTimeout",
+    "RedisClaims",
     "RedisLock",
     "RedisLockGuard",
     "SingleFlight",
@@ -349,6 +354,75 @@ class RedisLock:
         return f"RedisLock({self.name!r}, lease={self.lease}, held={self.token is not None})"
 
 
+
+# -- refresh claims: who may start a key's refresh ----------------------------------------------
+
+class LocalClaims:
+    """One refresh per key in this process: a set of the keys being refreshed.
+
+    Another process (another app server) has its own set, so with N servers
+    on one shared cache up to N refreshes of a key run at once.  Use
+    `RedisClaims` for one in the whole system.
+    """
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._held = set()
+
+    def claim(self, key):
+        """Take key's refresh; return a token if we did (release it after), else None."""
+        with self._lock:
+            if key in self._held:
+                return None
+            self._held.add(key)
+            return key
+
+    def release(self, key, token):
+        """End the refresh taken with token."""
+        with self._lock:
+            self._held.discard(key)
+
+    def __repr__(self):
+        return f"LocalClaims(held={len(self._held)})"
+
+
+class RedisClaims:
+    """One refresh per key in the whole system: `SET prefix+key token NX PX lease` in Redis.
+
+    SET with NX and PX is one atomic command: the key is set only if absent,
+    and with its expiry, so a claimer that crashes frees the claim when the
+    lease runs out.  (The older `SETNX` then `EXPIRE` is two commands: a
+    crash between them leaves a claim that never expires, and that key is
+    never refreshed again.)  The release deletes the claim only if it still
+    holds our token (compare-and-delete, in Lua).  If the refresh outlasts
+    the lease, a second one may start: keep the lease above the load time.
+    """
+
+    # State:
+    #   client    a redis-py client (each process has its own; the server is shared)
+    #   prefix    claims live at prefix + str(key)
+    #   lease     seconds a claim lives if it is never released
+    def __init__(self, client, *, prefix="refresh:", lease=10.0):
+        self.client = client
+        self.prefix = prefix
+        self.lease = check_seconds("lease", lease, positive=True, finite=True)
+        self._release = client.register_script(_RELEASE)
+
+    def claim(self, key):
+        """Take key's refresh; return a token if we did (release it after), else None."""
+        token = uuid.uuid4().hex
+        taken = self.client.set(f"{self.prefix}{key}", token, nx=True,
+                                px=max(1, round(self.lease * 1000)))
+        return token if taken else None
+
+    def release(self, key, token):
+        """Delete the claim if it still holds token (a claim whose lease passed is someone else's)."""
+        return bool(self._release(keys=[f"{self.prefix}{key}"], args=[token]))
+
+    def __repr__(self):
+        return f"RedisClaims(prefix={self.prefix!r}, lease={self.lease})"
+
+
 def _unreachable(error):
     """True if a redis-py error means the server could not be reached (refused, reset, timed out)."""
     import redis.exceptions  # loaded already: the error came from a redis-py client
@@ -496,23 +570,27 @@ class StaleWhileRevalidate:
     which makes runs on a FakeClock exact.  After the hard expiry the value
     is gone and readers wait for one load (single-flight).  A failed
     refresh keeps the stale value; the next stale read tries again.
+
+    `claims` decides who starts a refresh: `LocalClaims()` (the default)
+    once per process, so N app servers on one shared cache make up to N;
+    `RedisClaims(client)` once in the whole system.
     """
 
     # State:
-    #   _lock        guards _refreshing, _due, _threads and the counts
-    #   _refreshing  keys whose refresh is queued or running
-    #   _due         (cache, key, load) queued for pump() when background=False
+    #   claims       who may start a key's refresh (LocalClaims or RedisClaims)
+    #   _lock        guards _due, _threads and the counts
+    #   _due         (cache, key, load, token) queued for pump() when background=False
     #   _threads     background refreshes, so wait() can join them
-    def __init__(self, soft_ttl, hard_ttl, *, clock=time.time, background=True):
+    def __init__(self, soft_ttl, hard_ttl, *, clock=time.time, background=True, claims=None):
         self.soft_ttl = check_seconds("soft_ttl", soft_ttl, positive=True)
         self.hard_ttl = check_seconds("hard_ttl", hard_ttl, positive=True)
         if hard_ttl < soft_ttl:
             raise ValueError(f"hard_ttl must be >= soft_ttl ({soft_ttl}), got {hard_ttl!r}")
         self.clock = check_callable("clock", clock, "time.time")
         self.background = background
+        self.claims = LocalClaims() if claims is None else claims
         self._flight = SingleFlight()
         self._lock = threading.Lock()
-        self._refreshing = set()
         self._due = []
         self._threads = []
         self._counts = dict.fromkeys(SWRStats._fields, 0)
@@ -550,35 +628,34 @@ class StaleWhileRevalidate:
         return self._flight.do(key, lambda: self._load(cache, key, load))
 
     def _schedule(self, cache, key, load):
+        token = self.claims.claim(key)
+        if token is None:  # a refresh of key is queued or running (here, or anywhere for Redis)
+            return
         with self._lock:
-            if key in self._refreshing:
-                return
-            self._refreshing.add(key)
             if not self.background:
-                self._due.append((cache, key, load))
+                self._due.append((cache, key, load, token))
                 return
             self._threads = [t for t in self._threads if t.is_alive()]
-            thread = threading.Thread(target=self._refresh, args=(cache, key, load),
+            thread = threading.Thread(target=self._refresh, args=(cache, key, load, token),
                                       name=f"swr-refresh-{key!r}", daemon=True)
             self._threads.append(thread)
         thread.start()
 
-    def _refresh(self, cache, key, load):
+    def _refresh(self, cache, key, load, token):
         try:
             self._load(cache, key, load)
             self._count("refreshes")
         except Exception:
             self._count("errors")  # keep serving the stale value; the next stale read retries
         finally:
-            with self._lock:
-                self._refreshing.discard(key)
+            self.claims.release(key, token)
 
     def pump(self):
         """Run the refreshes queued so far (background=False); return how many ran."""
         with self._lock:
             due, self._due = self._due, []
-        for cache, key, load in due:
-            self._refresh(cache, key, load)
+        for cache, key, load, token in due:
+            self._refresh(cache, key, load, token)
         return len(due)
 
     def wait(self, timeout=None):
@@ -589,7 +666,8 @@ class StaleWhileRevalidate:
             thread.join(timeout)
 
     def __repr__(self):
-        return f"StaleWhileRevalidate(soft_ttl={self.soft_ttl}, hard_ttl={self.hard_ttl})"
+        return (f"StaleWhileRevalidate(soft_ttl={self.soft_ttl}, hard_ttl={self.hard_ttl}, "
+                f"claims={self.claims!r})")
 
 
 # -- XFetch: probabilistic early expiration ---------------------------------------------------
@@ -626,10 +704,16 @@ class XFetch:
     serving the old value, even past its expiry, until the new one lands or
     the mark runs out (`marker_ttl`, by default 10 x delta).  The cache keeps
     an envelope for `ttl + grace` seconds when it can take a TTL.
+
+    The marker is check-then-write, made atomic by a lock in this process
+    only: two servers can both read an unmarked entry and both recompute.
+    `claims=RedisClaims(client)` is the cross-process version: a reader that
+    would recompute first takes the key's claim (`SET NX PX`), and a reader
+    that cannot serves the old value.
     """
 
     def __init__(self, ttl, *, beta=1.0, clock=time.time, random=_random.random, marker=False,
-                 marker_ttl=None, grace=None):
+                 marker_ttl=None, grace=None, claims=None):
         # Finite and bounded: the envelope's expiry is data (JSON has no inf), and the cache
         # keeps the envelope for ttl + grace seconds.
         self.ttl = check_ttl_bound("ttl", ttl)
@@ -641,6 +725,7 @@ class XFetch:
         self.marker = marker
         self.marker_ttl = None if marker_ttl is None else check_seconds("marker_ttl", marker_ttl,
                                                                         positive=True)
+        self.claims = claims
         # Marking is check-then-write; a lock makes it atomic within this process.
         self._mark_lock = threading.Lock() if marker else contextlib.nullcontext()
         self._lock = threading.Lock()  # guards the counts
@@ -658,6 +743,7 @@ class XFetch:
     def fetch(self, cache, key, load):
         """Return the value for key, recomputing it early with XFetch's probability."""
         check_callable("load", load, "lambda key: db[key]")
+        token = None
         with self._mark_lock:
             entry = _envelope(cache.get(key, MISSING), "value", "delta", "expiry")
             now = self.clock()
@@ -666,14 +752,17 @@ class XFetch:
                 if marked:
                     self._count("hits" if now < entry["expiry"] else "stale")
                     return entry["value"]
-                if now < entry["expiry"]:
-                    if not xfetch_recompute(now, entry["delta"], entry["expiry"], self.beta,
-                                            self.random):
-                        self._count("hits")
+                fresh = now < entry["expiry"]
+                if fresh and not xfetch_recompute(now, entry["delta"], entry["expiry"], self.beta,
+                                                  self.random):
+                    self._count("hits")
+                    return entry["value"]
+                if self.claims is not None:
+                    token = self.claims.claim(key)
+                    if token is None:  # someone, somewhere, is recomputing: serve the old value
+                        self._count("hits" if fresh else "stale")
                         return entry["value"]
-                    self._count("early")
-                else:
-                    self._count("misses")
+                self._count("early" if fresh else "misses")
                 if self.marker:
                     mark = self.marker_ttl if self.marker_ttl is not None else 10 * entry["delta"]
                     put(cache, key, dict(entry, marked_until=now + max(mark, 1e-3)),
@@ -681,11 +770,15 @@ class XFetch:
             else:
                 self._count("misses")
             self._count("recomputes")
-        start = self.clock()
-        value = load(key)
-        end = self.clock()
-        entry = {"value": value, "delta": end - start, "expiry": end + self.ttl}
-        put(cache, key, entry, self._physical_ttl(cache, self.ttl))
+        try:
+            start = self.clock()
+            value = load(key)
+            end = self.clock()
+            entry = {"value": value, "delta": end - start, "expiry": end + self.ttl}
+            put(cache, key, entry, self._physical_ttl(cache, self.ttl))
+        finally:
+            if token is not None:
+                self.claims.release(key, token)
         return value
 
     def _physical_ttl(self, cache, ttl):
@@ -694,7 +787,8 @@ class XFetch:
         return max(ttl, 0.0) + self.grace
 
     def __repr__(self):
-        return f"XFetch(ttl={self.ttl}, beta={self.beta}, marker={self.marker})"
+        claims = "" if self.claims is None else f", claims={self.claims!r}"
+        return f"XFetch(ttl={self.ttl}, beta={self.beta}, marker={self.marker}{claims})"
 
 
 # -- TTL jitter -------------------------------------------------------------------------------------

@@ -12,8 +12,8 @@ import pytest
 from cachelab import FakeClock
 from cachelab.redis import RedisCache
 from cachelab.redis import redis_server
-from cachelab.stampede import (Jitter, LockTimeout, RedisLock, RedisLockGuard, StaleWhileRevalidate,
-                               XFetch, prewarm)
+from cachelab.stampede import (Jitter, LocalClaims, LockTimeout, RedisClaims, RedisLock,
+                               RedisLockGuard, StaleWhileRevalidate, XFetch, prewarm)
 
 FORK = multiprocessing.get_context("fork")
 
@@ -193,6 +193,88 @@ def test_xfetch_over_redis_keeps_its_envelope(client):
     assert xf.fetch(cache, "k", lambda key: [1, 2]) == [1, 2]
     assert cache.get("k")["expiry"] == 1_000_010.0
     assert xf.fetch(cache, "k", lambda key: "never") == [1, 2]
+
+
+# -- refresh claims: one refresh per process, or one in the whole system ---------------------------
+
+SERVERS = 4
+
+
+def _four_servers(server, claims_for):
+    """Four app servers: each its own client and SWR, one shared RedisCache, one fake clock."""
+    clock = FakeClock(1_000_000.0)
+    clients = [server.client() for _ in range(SERVERS)]
+    swrs = [StaleWhileRevalidate(soft_ttl=10, hard_ttl=60, clock=clock, background=False,
+                                 claims=claims_for(c)) for c in clients]
+    caches = [RedisCache(c, prefix="four:") for c in clients]
+    return clock, clients, swrs, caches
+
+
+@pytest.mark.parametrize("claims_for, refreshes", [(lambda c: LocalClaims(), SERVERS),
+                                                    (lambda c: RedisClaims(c, lease=5), 1)],
+                         ids=["per-process set", "SET NX PX"])
+def test_swr_refreshes_once_per_server_or_once_in_all(client, server, claims_for, refreshes):
+    clock, clients, swrs, caches = _four_servers(server, claims_for)
+    loads = []
+    load = lambda key: loads.append(key) or len(loads)  # noqa: E731
+    swrs[0].fetch(caches[0], "p1", load)
+    clock.tick(12)  # past the soft expiry: every server's first reader wants a refresh
+    assert [swr.fetch(cache, "p1", load) for swr, cache in zip(swrs, caches) for _ in range(3)] == [1] * 12
+    assert sum(swr.pump() for swr in swrs) == refreshes
+    assert len(loads) == 1 + refreshes and client.keys("refresh:*") == []
+    for c in clients:
+        c.close()
+
+
+def test_redis_claims_one_winner_among_threads_with_their_own_clients(server, client):
+    barrier = threading.Barrier(16)
+    won = []
+
+    def claimer():
+        own = server.client()
+        barrier.wait()
+        token = RedisClaims(own, lease=5).claim("hot")
+        won.append(token)
+        own.close()
+
+    threads = [threading.Thread(target=claimer) for _ in range(16)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sum(token is not None for token in won) == 1
+    assert 0 < client.pttl("refresh:hot") <= 5000  # the lease frees it if the winner dies
+
+
+def test_a_claim_whose_lease_passed_is_not_released_by_its_first_owner(client):
+    first, second = RedisClaims(client, lease=0.05), RedisClaims(client, lease=5)
+    old = first.claim("k")
+    time.sleep(0.1)  # the lease has passed (Redis expires keys on its own clock)
+    new = second.claim("k")
+    assert new is not None and first.release("k", old) is False
+    assert second.release("k", new) is True
+
+
+def test_xfetch_with_redis_claims_one_recompute_and_the_others_serve_the_old_value(server, client):
+    clock = FakeClock(1_000_000.0)
+    clients = [server.client() for _ in range(SERVERS)]
+    fetchers = [XFetch(ttl=10, clock=clock, random=lambda: 1.0, claims=RedisClaims(c, lease=5))
+                for c in clients]
+    caches = [RedisCache(c, prefix="xfc:") for c in clients]
+    loads = []
+
+    def load(key):
+        loads.append(key)
+        if len(loads) == 2:  # while this recompute runs, every other server reads
+            assert [f.fetch(c, key, load) for f, c in zip(fetchers[1:], caches[1:])] == [1] * 3
+        return len(loads)
+
+    assert fetchers[0].fetch(caches[0], "k", load) == 1
+    clock.tick(11)  # past the expiry
+    assert fetchers[0].fetch(caches[0], "k", load) == 2
+    assert len(loads) == 2 and sum(f.stats().stale for f in fetchers) == 3
+    for c in clients:
+        c.close()
 
 
 def test_a_guard_waiting_on_a_held_lock_gives_up_with_a_clear_error(client):

@@ -85,6 +85,27 @@ def test_xfetch_by_hand():
     assert (r.early, r.stale_reads, r.misses, r.p99) == (1, 1, 0, 2.0)
 
 
+def test_swr_refreshes_once_per_server_unless_claimed_in_redis():
+    # Soft expiry 10: clients 0-3 on servers 0-3 read at 10, 10.2, 10.4, 10.6 (loads take 2 s).
+    arrivals = [(10 + 0.2 * c, 0, c) for c in range(4)] + [(10.8, 0, 0)]
+    r = run("swr", arrivals=arrivals, servers=4)
+    assert (r.loads, r.expiries, r.loads_per_expiry, r.stale_reads, r.waits) == (4, 1, 4.0, 5, 0)
+    r = run("swr+setnx", arrivals=arrivals, servers=4)
+    assert (r.loads, r.loads_per_expiry, r.stale_reads, r.waits) == (1, 1.0, 5, 0)
+    assert run("swr", arrivals=arrivals, servers=1).loads == 1
+
+
+def test_xfetch_marker_races_only_within_a_round_trip_across_servers():
+    # t=8 (server 0) recomputes early and marks; 8.0005 (server 1) checks before the mark lands
+    # (round trip 1 ms) and its draw says recompute; 8.0005 on server 0 and 8.5 on server 1 see it.
+    arrivals = [(1, 0, 0), (8, 0, 0), (8.0005, 0, 1), (8.0006, 0, 2), (8.5, 0, 1)]
+    draws = [1.0, 0.2, 0.01, 0.2, 0.01]
+    r = run("xfetch+marker", arrivals=arrivals, randoms=draws, servers=2)
+    assert (r.early, r.loads, r.loads_per_expiry) == (2, 2, 2.0)
+    r = run("xfetch+setnx", arrivals=arrivals, randoms=draws, servers=2)
+    assert (r.early, r.loads, r.loads_per_expiry) == (1, 1, 1.0)
+
+
 def test_jitter_by_hand():
     # First TTL 10 * (1 + 0.5 * (2 * 0.2 - 1)) = 7; the load landing at 11 gets 10 * 1.4 = 14.
     r = run("jitter", arrivals=[6.9, 9, 12, 24.9, 25], jitter=0.5, randoms=[0.2, 0.9])

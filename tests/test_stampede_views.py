@@ -12,7 +12,8 @@ def controls(widget):
 
 def test_stampede_widget_reruns_simulate_on_every_move():
     wd = views.stampede_widget("none", clients=10)
-    assert wd.result == sim.simulate("none", clients=10, delta=0.5, beta=1.0, jitter=0.1)
+    assert wd.result == sim.simulate("none", clients=10, delta=0.5, beta=1.0, jitter=0.1,
+                                     duration=3000.0)
     controls(wd)["clients"].value = 1000
     assert wd.result.loads_per_expiry > 100
     controls(wd)["strategy"].value = "single-flight"
@@ -58,3 +59,11 @@ def test_svg_charts_draw_the_data():
     widths = [float(w) for w in re.findall(r'<rect [^>]*width="([\d.]+)"', bars)]
     assert len(widths) == 6  # two strategies x three panels
     assert widths[0] > 10 * widths[1]  # none's loads per expiry dwarf single-flight's
+
+
+def test_a_sweep_line_lying_on_another_is_drawn_dashed_on_top():
+    sweeps = {name: sim.sweep(name, clients=(1, 10, 100)) for name in ("none", "single-flight", "swr")}
+    svg = views.svg_sweep(sweeps)
+    lines = re.findall(r'<polyline [^>]*/>', svg)
+    assert len(lines) == 3 and "stroke-dasharray" in lines[-1]  # swr, drawn last
+    assert all("stroke-dasharray" not in line for line in lines[:2])

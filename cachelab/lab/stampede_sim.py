@@ -10,12 +10,21 @@ and take `delta` seconds to load, under one strategy:
     single-flight  one loader per key per server (`servers`); the others
                    wait for it and wake the moment it lands
     swr            stale-while-revalidate: after the soft expiry (`ttl`)
-                   readers get the old value at once and one background
-                   refresh runs; after `stale_for` more seconds it is gone
+                   readers get the old value at once and a background
+                   refresh runs, one per server (the library remembers
+                   refreshing keys in a per-process set); after `stale_for`
+                   more seconds the value is gone
+    swr+setnx      the same, the refresh claimed in Redis with SET NX PX:
+                   one in the whole system
     xfetch         probabilistic early expiration with `beta`; the reader
                    that recomputes waits for it, the others read on
-    xfetch+marker  the same, and the recomputing reader marks the entry, so
-                   the others serve the old value (past its expiry too)
+    xfetch+marker  the same, and the recomputing reader marks the shared
+                   entry, so the others serve the old value (past its
+                   expiry too); the mark is check-then-write, atomic only
+                   within a server, so a reader on another server in the
+                   round trip (`hit_latency`) before the mark lands may
+                   recompute too
+    xfetch+setnx   the same, the mark taken with SET NX PX: one recompute
     jitter         no protection, each TTL spread by +-`jitter`
 
 Time only moves from request to request, so a run is exact and
@@ -50,7 +59,8 @@ __all__ = [
     "xfetch_expected",
 ]
 
-STRATEGIES = ("none", "lock", "single-flight", "swr", "xfetch", "xfetch+marker", "jitter")
+STRATEGIES = ("none", "lock", "single-flight", "swr", "swr+setnx", "xfetch", "xfetch+marker",
+              "xfetch+setnx", "jitter")
 
 SimResult = collections.namedtuple(
     "SimResult",
@@ -165,7 +175,7 @@ def simulate(strategy="none", *, clients=100, rate=1.0, ttl=10.0, delta=0.5, dur
         mine = np.flatnonzero(key_of == key)
         _simulate_key(strategy, times[mine], client_of[mine] % servers,
                       None if score is None else score[mine], ttl_for(), ttl_for, delta,
-                      stale_for, poll, totals, slow, load_starts)
+                      stale_for, poll, hit_latency, totals, slow, load_starts)
     slow.sort()
     load_starts.sort()
     fast = n - len(slow)
@@ -181,7 +191,7 @@ def simulate(strategy="none", *, clients=100, rate=1.0, ttl=10.0, delta=0.5, dur
 
 
 def _simulate_key(strategy, times, server_of, score, first_ttl, ttl_for, delta, stale_for, poll,
-                  totals, slow, load_starts):
+                  race, totals, slow, load_starts):
     """One key's requests in time order; keys never interact, so each is run alone.
 
     Runs of requests that all see the same state (plain hits, a stampede's
@@ -197,7 +207,8 @@ def _simulate_key(strategy, times, server_of, score, first_ttl, ttl_for, delta, 
     flying = collections.deque()
     ends = {}
     xfetch = score is not None
-    marker = strategy == "xfetch+marker"
+    marker = strategy in ("xfetch+marker", "xfetch+setnx")
+    racy = strategy == "xfetch+marker"  # check-then-write: other servers may not see the mark yet
     times_list = times.tolist()
     score_list = score.tolist() if xfetch else None
     many_servers = len(server_of) > 0 and server_of.max() > 0
@@ -275,8 +286,15 @@ def _simulate_key(strategy, times, server_of, score, first_ttl, ttl_for, delta, 
                 slow.extend(waits.tolist())
                 i = j
                 continue
-        elif strategy == "swr":
+        elif strategy in ("swr", "swr+setnx"):
             if has and t < hard:
+                if strategy == "swr" and many_servers:
+                    # Each server's own set: its first stale reader starts its own refresh.
+                    if server not in ends:
+                        ends[server] = start(t, server)
+                    totals["stale"] += 1
+                    i += 1
+                    continue
                 if not flying:
                     start(t, server)  # in the background: nobody waits
                 j = upto(min(hard, flying[0][0]), i + 1)
@@ -289,11 +307,15 @@ def _simulate_key(strategy, times, server_of, score, first_ttl, ttl_for, delta, 
             else:
                 start(t, server)
                 slow.append(delta)
-        else:  # xfetch, xfetch+marker
+        else:  # xfetch, xfetch+marker, xfetch+setnx
             if fresh:  # the fast path stopped here: an early recompute
                 totals["early"] += 1
                 start(t, server)
                 slow.append(delta)
+                if racy and many_servers:
+                    i = _race(i, t + race, server, expiry, times_list, score_list, server_of,
+                              start, totals, slow, delta)
+                    continue
             elif marker and flying and has:
                 j = upto(flying[0][0], i + 1)
                 totals["stale"] += j - i
@@ -303,7 +325,32 @@ def _simulate_key(strategy, times, server_of, score, first_ttl, ttl_for, delta, 
                 totals["misses"] += 1
                 start(t, server)
                 slow.append(delta)
+                if racy and many_servers:
+                    i = _race(i, t + race, server, expiry, times_list, score_list, server_of,
+                              start, totals, slow, delta)
+                    continue
         i += 1
+
+
+def _race(i, until, marker_server, expiry, times, score, server_of, start, totals, slow, delta):
+    """Reads after request i until the mark is visible: other servers' readers that would recompute do.
+
+    Reads on the marking server see its mark at once (its in-process lock)
+    and serve the old value; a read on another server checks the entry
+    before the mark lands, and recomputes if XFetch tells it to (or the
+    entry has expired).  Returns the index of the first read not handled.
+    """
+    j = i + 1
+    while j < len(times) and times[j] < until:
+        t = times[j]
+        if server_of[j] != marker_server and (t >= expiry or t + score[j] >= expiry):
+            totals["early" if t < expiry else "misses"] += 1
+            start(t, server_of[j])
+            slow.append(delta)
+        else:
+            totals["stale"] += t >= expiry
+        j += 1
+    return j
 
 
 def load_timeline(result, bin=1.0):

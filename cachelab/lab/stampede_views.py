@@ -41,16 +41,25 @@ def svg_compare(results, *, title=""):
 
 
 def svg_sweep(sweeps, *, title="DB loads per expiry"):
-    """{strategy: sweep()} as lines of loads per expiry against clients, both on log scales."""
+    """{strategy: sweep()} as lines of loads per expiry against clients, both on log scales.
+
+    A line that lies on an earlier one (single-flight and SWR both make one
+    load per expiry) is drawn dashed on top, so both stay visible.
+    """
     import math
 
     clients = list(next(iter(sweeps.values())))
     lines = {name: [math.log10(max(runs[c].loads_per_expiry, 1.0)) for c in clients]
              for name, runs in sweeps.items()}
+    seen, dashed = [], []
+    for name, ys in lines.items():
+        if any(all(abs(a - b) < 0.02 for a, b in zip(ys, other)) for other in seen):
+            dashed.append(name)
+        seen.append(ys)
     top = max(1, math.ceil(max(max(ys) for ys in lines.values())))
     return svg_lines([math.log10(c) for c in clients], lines, title=title, xlabel="clients",
                      ylabel="loads per expiry", xticks=[(math.log10(c), f"{c:,}") for c in clients],
-                     yticks=[(k, f"{10 ** k:,}") for k in range(top + 1)])
+                     yticks=[(k, f"{10 ** k:,}") for k in range(top + 1)], dashed=dashed)
 
 
 def svg_db_load(result, *, bin=1.0):
@@ -85,15 +94,20 @@ def _controls(clients, delta, beta, jitter):
     )
 
 
-def stampede_widget(strategy="none", clients=100, delta=0.5, beta=1.0, jitter=10, *, seed=0):
-    """Strategy, clients, delta, beta and jitter controls over simulate(); charts the DB load."""
+def stampede_widget(strategy="none", clients=100, delta=0.5, beta=1.0, jitter=10, *, seed=0,
+                    duration=3000.0):
+    """Strategy, clients, delta, beta and jitter controls over simulate(); charts the DB load.
+
+    Runs `duration` simulated seconds (about 270 expiries of a 10 s TTL by
+    default): a minute's 6 expiries are too few to compare strategies by.
+    """
     import ipywidgets as w
 
     choice = w.Dropdown(value=strategy, options=sim.STRATEGIES, description="strategy")
 
     def run(strategy, clients, delta, beta, jitter):
         result = sim.simulate(strategy, clients=clients, delta=delta, beta=beta, jitter=jitter / 100,
-                              seed=seed)
+                              seed=seed, duration=duration)
         print(format_results({strategy: result}))
         _display(svg_db_load(result))
         return result
@@ -101,12 +115,13 @@ def stampede_widget(strategy="none", clients=100, delta=0.5, beta=1.0, jitter=10
     return w.interactive(run, strategy=choice, **_controls(clients, delta, beta, jitter))
 
 
-def cures_widget(clients=100, delta=0.5, beta=1.0, jitter=10, *, seed=0):
+def cures_widget(clients=100, delta=0.5, beta=1.0, jitter=10, *, seed=0, duration=3000.0):
     """The same controls over compare(): every strategy on the same requests, side by side."""
     import ipywidgets as w
 
     def run(clients, delta, beta, jitter):
-        results = sim.compare(clients=clients, delta=delta, beta=beta, jitter=jitter / 100, seed=seed)
+        results = sim.compare(clients=clients, delta=delta, beta=beta, jitter=jitter / 100, seed=seed,
+                              duration=duration)
         print(format_results(results))
         _display(svg_compare(results, title=f"{clients} clients, delta {delta:g} s"))
         return results

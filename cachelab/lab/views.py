@@ -372,11 +372,13 @@ def _nice_top(value):
 
 
 def svg_lines(x, series, *, title="", xlabel="", ylabel="", xticks=None, yticks=None, width=600,
-              height=260):
+              height=260, dashed=()):
     """A line chart: x values, and {name: y values}; the legend sits at the right.
 
     `xticks` and `yticks` are lists of (value, label) for the axes, e.g. for a
     log scale; by default the y axis starts at 0 and both get round numbers.
+    Series named in `dashed` are drawn dashed and on top, so a line that lies
+    on another stays visible.
     """
     left, right, top, bottom = 50, width - 130, 28, height - 40
     low, high = min(x), max(x)
@@ -407,12 +409,14 @@ def svg_lines(x, series, *, title="", xlabel="", ylabel="", xticks=None, yticks=
     parts.append(f'<text x="{(left + right) / 2:.0f}" y="{height - 6}" text-anchor="middle">'
                  f'{html.escape(xlabel)}</text><text transform="translate(12 {(top + bottom) / 2:.0f}) '
                  f'rotate(-90)" text-anchor="middle">{html.escape(ylabel)}</text>')
-    for i, (name, ys) in enumerate(series.items()):
+    order = sorted(enumerate(series.items()), key=lambda item: item[1][0] in dashed)
+    for i, (name, ys) in order:
         colour = _SERIES[i % len(_SERIES)]
+        dash = ' stroke-dasharray="6 4"' if name in dashed else ""
         points = " ".join(f"{px(a):.1f},{py(b):.1f}" for a, b in zip(x, ys))
-        parts.append(f'<polyline points="{points}" fill="none" stroke="{colour}" stroke-width="1.5"/>'
+        parts.append(f'<polyline points="{points}" fill="none" stroke="{colour}" stroke-width="1.5"{dash}/>'
                      f'<line x1="{right + 10}" x2="{right + 28}" y1="{top + 14 * i}" y2="{top + 14 * i}" '
-                     f'stroke="{colour}" stroke-width="2"/><text x="{right + 33}" '
+                     f'stroke="{colour}" stroke-width="2"{dash}/><text x="{right + 33}" '
                      f'y="{top + 14 * i + 4}">{html.escape(str(name))}</text>')
     parts.append("</svg>")
     return "".join(parts)
