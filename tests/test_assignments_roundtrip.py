@@ -271,14 +271,15 @@ def test_the_guides_regrading_steps_show_the_hand_grades(course):
     others = {s: tree_hashes(course / "autograded" / s) for s in (UNSOLVED, HALF)}
     printed = ""
     for step in steps:
-        run = subprocess.run([*step[:2], "-s", "-o", ".venv/.installed-lab", f"PY={sys.executable}",
+        # make as the teacher runs it, but with this interpreter and without reinstalling the package
+        run = subprocess.run([*step[:2], "-s", "VENV=.venv", "-o", ".venv/.installed-lab", f"PY={sys.executable}",
                               f"CLASSROOM={course}", *step[2:]], cwd=ROOT, capture_output=True, text=True,
                              env={**os.environ, "MAKEFLAGS": ""})
         assert run.returncode == 0, run.stdout + run.stderr
         printed += run.stdout
+        html = (course / "feedback" / SOLVED / ASSIGNMENT / f"{ASSIGNMENT}.html").read_text(encoding="utf-8")
+        assert "Score: 4.5 / 6.0" in html and "Not final yet" not in html, f"after {' '.join(step)}"
 
-    html = (course / "feedback" / SOLVED / ASSIGNMENT / f"{ASSIGNMENT}.html").read_text(encoding="utf-8")
-    assert "Score: 4.5 / 6.0" in html and "Not final yet" not in html
     answers = {k: v for k, v in grades(course, SOLVED).items() if k.startswith("answer_")}
     assert answers and all(score == 0.5 and not manual for score, _, manual in answers.values())
     assert re.search(rf"{SOLVED} +{ASSIGNMENT} +3 / 3 +1.5 / 3$", printed, flags=re.M), printed
