@@ -82,6 +82,17 @@ def test_proxy_hits_within_max_age_and_revalidates_after():
         assert origin.log.statuses() == {200: 1, 304: 1}
 
 
+def test_a_successful_post_through_the_proxy_drops_the_stored_page():
+    with shop_servers() as (_, origin, _, edge):
+        assert [get(edge, "/products/1").headers["X-Cache"] for _ in range(2)] == ["MISS", "HIT"]
+        refused = requests.post(edge.url + "/products/1", data={"price": "cheap"}, allow_redirects=False)
+        assert refused.status_code == 400 and get(edge, "/products/1").headers["X-Cache"] == "HIT"
+        changed = requests.post(edge.url + "/products/1", data={"price": "899"}, allow_redirects=False)
+        assert changed.status_code == 303 and changed.headers["Location"] == "/products/1"
+        after = get(edge, "/products/1")
+        assert after.headers["X-Cache"] == "MISS" and "$899" in after.text
+
+
 def test_proxy_answers_a_clients_conditional_get_itself():
     with shop_servers() as (_, origin, _, edge):
         etag = get(edge, "/products/1").headers["ETag"]

@@ -8,7 +8,8 @@ It follows RFC 9111 as a shared cache should, through `cachelab.httpcache`:
 it stores only what `storable` allows (no `private`, no `no-store`), keeps
 it for `s-maxage` or else `max-age` seconds on its own `clock`, files it
 under the request headers the response names in `Vary`, revalidates stale
-entries with If-None-Match / If-Modified-Since, and serves stale within
+entries with If-None-Match / If-Modified-Since, drops a URL's entries when
+a POST, PUT or DELETE to it succeeds, and serves stale within
 RFC 5861's `stale-while-revalidate` (refreshing in the background) and
 `stale-if-error` windows.  Every answer says what happened in `X-Cache`.
 
@@ -102,6 +103,8 @@ class CachingProxy:
         if request.method not in ("GET", "HEAD"):
             status, headers, body = self._forward(request)
             outcome = "PASS"
+            if 200 <= status < 400:  # a successful POST, PUT or DELETE changed what the URL shows
+                self._invalidate(request.path)
         else:
             status, headers, body, outcome = self._get(request)
         self.stats[outcome] += 1
@@ -214,6 +217,12 @@ class CachingProxy:
     def _aged(self, entry, age):
         return [*entry.headers, ("Age", str(int(age)))]
 
+    def _invalidate(self, path):
+        """Drop what is stored for `path` (RFC 9111 section 4.4: after an unsafe method succeeds)."""
+        with self._lock:
+            for method in ("GET", "HEAD"):
+                self._store.pop((method, path), None)
+
     def clear(self):
         """Drop every stored response (a purge)."""
         with self._lock:
@@ -238,7 +247,7 @@ class CachingProxy:
                     headers[conditional] = entry.header(validator)
         connection = http.client.HTTPConnection(*self.origin, timeout=self.timeout)
         try:
-            connection.request(request.method, request.path, headers=headers)
+            connection.request(request.method, request.path, body=request.body or None, headers=headers)
             response = connection.getresponse()
             return response.status, response.getheaders(), response.read()
         finally:
@@ -250,15 +259,20 @@ class _Request:
     method: str
     path: str
     headers: dict
+    body: bytes
 
     @classmethod
     def from_environ(cls, environ, rules):
         headers = {k[5:].replace("_", "-").title(): v for k, v in environ.items() if k.startswith("HTTP_")}
+        if environ.get("CONTENT_TYPE"):
+            headers["Content-Type"] = environ["CONTENT_TYPE"]
+        length = int(environ.get("CONTENT_LENGTH") or 0)
+        body = environ["wsgi.input"].read(length) if length else b""
         host = headers.get("Host", "")
         if not rules.pass_forwarded_host or "X-Forwarded-Host" not in headers:
             headers["X-Forwarded-Host"] = host  # what the client asked this proxy for, not what it claims
         path = environ.get("PATH_INFO", "/") + ("?" + environ["QUERY_STRING"] if environ.get("QUERY_STRING") else "")
-        return cls(environ["REQUEST_METHOD"], path, headers)
+        return cls(environ["REQUEST_METHOD"], path, headers, body)
 
 
 def _find(headers, name):

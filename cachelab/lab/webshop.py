@@ -4,7 +4,8 @@
     with serve(shop) as server:
         requests.get(server.url + "/products/1")
 
-Pages: `/` (the catalogue), `/products/<id>` (name and price), `/account`
+Pages: `/` (the catalogue), `/products/<id>` (name and price; a POST with
+a `price` form field changes it), `/account`
 (the signed-in user's page; the user is the `user` cookie, a stand-in for
 a session) and `/static/shop.css`.  `HeaderPolicy` says which
 Cache-Control, validators (ETag, Last-Modified) and Vary the pages carry,
@@ -143,6 +144,14 @@ class Shop:
                 return Response("no such product\n", 404)
             body = f'<h1>{html.escape(item["name"])}</h1><p class="price">${item["price"]}</p>'
             return self._page(item["name"], body, self.policy.product, self.updated[product_id])
+
+        @app.post("/products/<int:product_id>")
+        def change_price(product_id):
+            price = request.form.get("price", "")
+            if product_id not in PRODUCTS or not price.isdigit():
+                return Response("a known product and a whole price, please\n", 400)
+            self.set_price(product_id, int(price))
+            return Response(status=303, headers={"Location": f"/products/{product_id}"})  # then GET it
 
         def account(rest=None):
             user_id = request.cookies.get("user", "")
