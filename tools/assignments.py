@@ -342,6 +342,9 @@ def autograde(notebook=None, student=None, course=None, say=print):
                 failures.update({(s, x): "not an assignment of this course" for s, x in chosen if x == a})
         if set(unreleased) & known.keys():
             release([known[a] for a in unreleased if a in known], course, say)
+    if len(failures) == len(chosen):
+        report(course, [], failures, say)
+        return failures
     settled = hand_grades(course, unchanged_since_grading(course, chosen))
     only = ["--student", student] if student else []
     log = nbgrader("autograde", notebook or "*", *only, "--force", course=course, say=say)
