@@ -13,6 +13,7 @@ from cachelab.lab.http_experiments import (
     client_cache_counts, origin_load, shop_servers, staleness,
 )
 from cachelab.lab.http_proxy import ProxyRules
+from cachelab.lab.webserver import serve
 from cachelab.lab.webshop import HEADER_CHOICES, HEADERS_OFF, HeaderPolicy, shown
 
 JOHN, JANE = {"user": "101"}, {"user": "102"}
@@ -214,3 +215,17 @@ def test_a_background_revalidation_ends_before_the_servers_stop():
         shop.clock.tick(11)
         assert get(edge, "/products/1").headers["X-Cache"] == "STALE"
     assert origin.log.statuses() == {200: 1, 304: 1}  # the refresh ran, against a live shop
+
+
+def test_an_unreachable_origin_is_a_502_or_the_stale_copy():
+    policy = HeaderPolicy(product="public, max-age=10, stale-if-error=60")
+    with shop_servers(policy) as (shop, origin, proxy, _):
+        with serve(proxy) as edge:  # a second front door, to keep after the origin is gone
+            get(edge, "/products/1")
+    with serve(proxy) as edge:  # the origin's server has stopped: nothing listens on its port
+        shop.clock.tick(30)
+        stale = get(edge, "/products/1")
+        post = requests.post(edge.url + "/products/1", data={"price": "1"})
+        missing = get(edge, "/products/2")
+    assert (stale.status_code, stale.headers["X-Cache"]) == (200, "STALE-IF-ERROR")
+    assert (post.status_code, missing.status_code, missing.headers["X-Cache"]) == (502, 502, "ERROR")

@@ -101,16 +101,13 @@ class CachingProxy:
     def __call__(self, environ, start_response):
         request = _Request.from_environ(environ, self.rules)
         if request.method not in ("GET", "HEAD"):
-            status, headers, body = self._forward(request)
-            outcome = "PASS"
+            status, headers, body, outcome = self._pass(request)
             if 200 <= status < 400:  # a successful POST, PUT or DELETE changed what the URL shows
                 self._invalidate(request.path)
         else:
             status, headers, body, outcome = self._get(request)
         self.stats[outcome] += 1
-        if status == 200 and outcome != "PASS" and not_modified(
-                request.headers, etag=_find(headers, "ETag"),
-                last_modified=None):
+        if status == 200 and outcome != "PASS" and not_modified(request.headers, etag=_find(headers, "ETag")):
             status, body = 304, b""  # the client holds this version already
         headers = [(k, v) for k, v in headers if k.lower() not in _DROP] + [("X-Cache", outcome)]
         start_response(f"{status} {http.client.responses.get(status, '')}", headers)
@@ -128,20 +125,16 @@ class CachingProxy:
             if age < entry.lifetime + swr:
                 self._refresh_in_background(key, request, entry)
                 return entry.status, self._aged(entry, age), entry.body, "STALE"
-            try:
-                status, headers, body = self._forward(request, entry)
-            except OSError:
-                status, headers, body = 502, [], b"bad gateway\n"
+            status, headers, body, _ = self._pass(request, entry)
             if status == 304:
                 self._revalidated(entry, headers)
                 return entry.status, entry.headers, entry.body, "REVALIDATED"
             if status >= 500 and age < entry.lifetime + sie:
                 return entry.status, self._aged(entry, age), entry.body, "STALE-IF-ERROR"
         else:
-            try:
-                status, headers, body = self._forward(request)
-            except OSError:
-                return 502, [], b"bad gateway\n", "ERROR"
+            status, headers, body, outcome = self._pass(request)
+            if outcome == "ERROR":
+                return status, headers, body, outcome
         return status, headers, body, "MISS" if self._keep(key, request, status, headers, body) else "PASS"
 
     # -- the store
@@ -236,6 +229,13 @@ class CachingProxy:
         return f"CachingProxy(origin=http://{self.origin[0]}:{self.origin[1]}, {len(self)} stored, {dict(self.stats)})"
 
     # -- the origin
+
+    def _pass(self, request, entry=None):
+        """_forward(), with an unreachable origin answered as 502 Bad Gateway; the outcome is PASS or ERROR."""
+        try:
+            return (*self._forward(request, entry), "PASS")
+        except OSError:
+            return 502, [("Content-Type", "text/plain")], b"bad gateway: the origin did not answer\n", "ERROR"
 
     def _forward(self, request, entry=None):
         """Send the request to the origin (conditional on `entry`'s validators); return status, headers, body."""
