@@ -11,7 +11,7 @@ import uuid
 import pytest
 import redis
 
-from cachelab import LRUCache, cached, invalidate
+from cachelab import LRUCache, cached, hashkey, invalidate
 from cachelab.lab.near_experiments import WriterProcess, stale_reads, staleness, tracking_memory
 from cachelab.lab.proxy import TCPProxy
 from cachelab.redis import PubSubNearCache, RedisCache, TrackingNearCache, redis_server
@@ -259,7 +259,7 @@ def test_cached_and_invalidate_work_over_a_near_cache(pair, scheme):
         return 100 + len(calls)
 
     assert price(1) == price(1) == 101 and len(calls) == 1
-    assert invalidate(writer, next(iter(reader.near))) == 1  # the key cached() made
+    assert invalidate(writer, hashkey(1)) == 1  # the key cached() made
     until(lambda: price(1) == 102)
 
 
@@ -276,3 +276,26 @@ def test_tracking_memory_counts_keys_in_default_mode_and_a_prefix_in_bcast(redis
     assert memory["default"]["tracking_total_keys"] >= 200
     assert memory["BCAST"]["tracking_total_prefixes"] >= 1
     assert memory["BCAST"]["tracking_total_keys"] < 200
+
+
+def test_a_subscriber_the_server_drops_for_falling_behind_comes_back_empty():
+    """Redis disconnects a subscriber whose output buffer passes client-output-buffer-limit pubsub;
+    the messages in that buffer are lost, so near must come back empty."""
+    with redis_server(embedded=True, config={"client-output-buffer-limit": "pubsub 1mb 1mb 0"}) as server:
+        p = prefix()
+        reader = MAKERS["pub/sub"](RedisCache(server.url, prefix=p, timeout=1.0))
+        writer = MAKERS["pub/sub"](RedisCache(server.url, prefix=p, timeout=1.0))
+        try:
+            writer["k"] = 1
+            assert reader.get("k") == 1 and reader.get("k") == 1
+            # 8 MB at once cannot leave the server's buffer in time: the subscriber is cut.
+            pipe = server.client().pipeline(transaction=False)
+            pipe.publish(reader.channel, "x" * 8_000_000)
+            pipe.set(reader.far.name_of("k"), b"2")
+            pipe.publish(reader.channel, f"someone {reader.far.name_of('k')}")
+            pipe.execute()
+            until(lambda: reader.stats()["reconnects"] >= 1 and reader.live)
+            assert reader.get("k") == 2
+        finally:
+            reader.close()
+            writer.close()

@@ -45,7 +45,12 @@ What both do, and why:
   every `heartbeat` seconds that must be answered in time.
 * **A slow subscriber** gets disconnected by the server when its output
   buffer passes `client-output-buffer-limit pubsub` (32 MB by default), which
-  is a drop like any other: flushed, resubscribed.
+  is a drop like any other: flushed, resubscribed.  That limit applies to
+  RESP2 subscribers only (a RESP3 one counts as a "normal" client, unbounded
+  by default), so the pub/sub listener speaks RESP2; the tracking listener
+  needs RESP3 for its pushes, and a slow one grows the server's buffer.  In
+  the process, the listener only queues; past `MAX_PENDING` queued
+  invalidations the queue becomes one flush.
 * **The writer's own echo** is skipped: a write drops its own near copy
   right after the write reaches Redis (so the next read is fresh, even
   across threads), and the message it publishes carries the writer's
@@ -96,7 +101,7 @@ def _connection_options(client, timeout):
 
 
 class _Listener(threading.Thread):
-    """One RESP3 connection that reads invalidations for a near cache; reconnects when it drops."""
+    """One connection that reads invalidations for a near cache; reconnects when it drops."""
 
     # State:
     #   owner        the near cache (weakly: a forgotten cache lets its listener end)
@@ -105,7 +110,7 @@ class _Listener(threading.Thread):
     def __init__(self, owner, connection_class, options, heartbeat, retry):
         super().__init__(name=f"near-cache-listener:{owner.origin}", daemon=True)
         self.owner = weakref.ref(owner)
-        self.connection_class, self.options = connection_class, {**options, "protocol": 3}
+        self.connection_class, self.options = connection_class, {**options, "protocol": owner.PROTOCOL}
         self.heartbeat, self.retry = heartbeat, retry
         self.connection = None
         self.stopping = threading.Event()
@@ -128,9 +133,10 @@ class _Listener(threading.Thread):
     def _listen(self):
         connection = self.connection = self.connection_class(**self.options)
         connection.connect()
-        # redis-py hands a RESP3 "invalidate" push to a handler on the parser and drops
-        # it when there is none; this one returns it, so read_response gives it to us.
-        connection._get_parser().set_invalidation_push_handler(lambda push: push)
+        if self.options["protocol"] == 3:
+            # redis-py hands a RESP3 "invalidate" push to a handler on the parser and drops
+            # it when there is none; this one returns it, so read_response gives it to us.
+            connection._get_parser().set_invalidation_push_handler(lambda push: push)
         owner = self.owner()
         if owner is None:
             return
@@ -186,6 +192,7 @@ class _NearCache:
     # The listener thread never touches near: it queues, and the next call applies the queue
     # under the lock.  So a near hit takes no lock and costs one comparison more than a plain hit.
     MAX_PENDING = 10_000  # more queued invalidations than this: one flush instead
+    PROTOCOL = 3          # the listener's RESP version
 
     def __init__(self, near, far, *, heartbeat, retry):
         if not isinstance(far, RedisCache):
@@ -266,8 +273,10 @@ class _NearCache:
                 except Exception as error:
                     self._counts["handler_errors"] += 1
                     self._flush()
-                    log.warning("cachelab.redis: near cache %r: invalidation handler failed (%s: %s);"
-                                " near emptied", self.far.prefix, type(error).__name__, error)
+                    if self._counts["handler_errors"] == 1:  # once: a broken handler fails every time
+                        log.warning("cachelab.redis: near cache %r: invalidation handler failed (%s: "
+                                    "%s); near emptied, and on every failure after this",
+                                    self.far.prefix, type(error).__name__, error)
             self._applied = target
 
     def _flush(self):
@@ -414,6 +423,11 @@ class PubSubNearCache(_NearCache):
     the same channel: a write that does not publish is not seen.
     """
 
+    # RESP2: the server counts a RESP2 subscriber as "pubsub" and cuts it when it falls behind
+    # (client-output-buffer-limit pubsub, 32 MB by default), which this cache treats as a drop.
+    # A RESP3 subscriber counts as a "normal" client, whose buffer may grow without bound.
+    PROTOCOL = 2
+
     def __init__(self, near, far, *, channel=None, heartbeat=1.0, retry=0.05, timeout=1.0,
                  ready_timeout=2.0):
         super().__init__(near, far, heartbeat=heartbeat, retry=retry)
@@ -433,7 +447,7 @@ class PubSubNearCache(_NearCache):
 
     def _received(self, reply):
         if not (isinstance(reply, list) and len(reply) == 3 and reply[0] in (b"message", "message")):
-            return  # a PONG, or a subscribe confirmation
+            return  # a pong, or a subscribe confirmation
         self._counts["messages"] += 1
         payload = reply[2].decode() if isinstance(reply[2], bytes) else reply[2]
         origin, _, name = payload.partition(" ")
