@@ -33,10 +33,10 @@ __all__ = [
     "encoding_cost",
     "format_approx",
     "format_latencies",
+    "format_network",
     "latency_table",
     "memory_per_key",
     "network_table",
-    "format_network",
     "product",
 ]
 
