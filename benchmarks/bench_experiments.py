@@ -34,6 +34,16 @@ def _alphas(start, stop, skip):
     return [round(a / 10, 1) for a in range(start, stop + 1) if round(a / 10, 1) != skip]
 
 
+def _cost_widget():
+    """Notebook 14's price sliders over an LRU curve at 200 sizes (a Zipf trace: no data folder needed)."""
+    from cachelab.lab.simulation import lru_hit_curve
+    from cachelab.lab.workloads import make_trace
+
+    curve = lru_hit_curve(make_trace("zipf", 100_000, 20_000, alpha=0.8, seed=0),
+                          [round(20_000 * k / 199) for k in range(200)])
+    return widgets.cost_widget(curve, requests_per_second=100.0, entry_bytes=40_000)
+
+
 # Each row: notebook, widget name, factory, control, values it moves through (each new).
 # A new notebook's sliders are added as more rows.
 SLIDERS = [
@@ -78,7 +88,10 @@ SLIDERS = [
      ["uniform", "zipf+scan", "loop", "hotset"]),
     ("08", "policy_walk_widget", lambda: widgets.policy_walk_widget(), "step", _steps(10)[1:]),
     ("08", "policy_walk_widget", lambda: widgets.policy_walk_widget(), "policy",
-     ["LRU", "LFU", "FIFO", "RR", "CLOCK", "ARC", "S3-FIFO"]),
+     ["LRU", "LFU", "FIFO", "RR", "CLOCK", "ARC", "S3-FIFO", "W-TinyLFU"]),
+    ("14", "cost_widget", _cost_widget, "$/GB-month", [1.0, 3.0, 30.0, 100.0, 300.0]),
+    ("14", "cost_widget", _cost_widget, "$/M reads", [0.01, 0.1, 1.0, 3.0, 10.0]),
+    ("14", "cost_widget", _cost_widget, "requests/s", [10.0, 1000.0, 10000.0, 100000.0]),
 ]
 
 

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from cachelab.lab.curves import (
-    EXACT_IN_LIBCACHESIM, byte_curve, knee, mae, mini_curve, shards_curve, simulate_curve,
+    EXACT_IN_LIBCACHESIM, byte_curve, cache_costs, cheapest, knee, mae, mini_curve, shards_curve, simulate_curve,
     simulate_curves, spatial_sample, windowed_curves, zipf_chunks, zipf_fit, zipf_like,
 )
 from cachelab.lab.datasets import fetch_trace
@@ -119,3 +119,33 @@ def test_knee_and_windows():
 def test_bad_arguments_are_named(call, name):
     with pytest.raises((TypeError, ValueError), match=name):
         call()
+
+
+# -- what a size costs -------------------------------------------------------------
+
+def test_costs_trade_memory_for_database_reads():
+    curve = HitCurve("X", np.array([0, 100, 200, 400]), np.array([0, 50, 80, 90]), 100)
+    costs = cache_costs(curve, requests_per_second=100, entry_bytes=10**6, memory_price=1.0, read_price=1.0)
+    month = 30 * 24 * 3600
+    assert np.allclose(costs.reads_per_second, [100, 50, 20, 10])
+    assert np.allclose(costs.memory, [0, 0.1, 0.2, 0.4])
+    assert np.allclose(costs.database, costs.reads_per_second * month / 1e6)
+    assert cheapest(costs) == (400, float(costs.total[-1]))
+    free_reads = cache_costs(curve, requests_per_second=100, entry_bytes=10**6, memory_price=1.0, read_price=0)
+    assert cheapest(free_reads) == (0, 0.0)  # reads cost nothing: no cache pays for itself
+
+
+def test_the_cost_slider_marks_the_cheapest_size():
+    from cachelab.lab.widgets import controls, cost_widget
+
+    curve = lru_hit_curve(TRACE, np.linspace(0, 1_500, 31).astype(int))
+    widget = cost_widget(curve, requests_per_second=100, entry_bytes=10**6, memory_price=1.0, read_price=1.0)
+    first = cheapest(widget.result)[0]
+    controls(widget)["$/GB-month"].value = 10**2.5  # memory far dearer: a smaller cache is cheapest
+    assert cheapest(widget.result)[0] < first
+
+
+def test_costs_name_a_bad_price():
+    with pytest.raises(ValueError, match="memory_price"):
+        cache_costs(lru_hit_curve(TRACE, [10]), requests_per_second=1, entry_bytes=1, memory_price=-1,
+                    read_price=1)

@@ -18,6 +18,7 @@ Three ways to a policy's hits at many cache sizes, all returning the
 `knee()`, `windowed_curves()` and `zipf_fit()` read a curve for sizing.
 """
 
+import collections
 import contextlib
 import math
 import os
@@ -33,7 +34,8 @@ from .datasets import Trace
 from .simulation import HitCurve, hit_curve, lru_hit_curve, stack_distances
 from .workloads import write_oracle_general, zipf
 
-__all__ = ["EXACT_IN_LIBCACHESIM", "LIBCACHESIM_NAMES", "byte_curve", "knee", "mae", "mini_curve",
+__all__ = ["EXACT_IN_LIBCACHESIM", "LIBCACHESIM_NAMES", "CacheCosts", "byte_curve", "cache_costs", "cheapest",
+           "knee", "mae", "mini_curve",
            "shards_curve", "simulate_curve", "simulate_curves", "spatial_sample", "windowed_curves",
            "zipf_chunks", "zipf_fit", "zipf_like"]
 
@@ -263,6 +265,37 @@ def knee(curve):
         return int(x[-1]) if len(x) else 0
     xn, yn = (x - x[0]) / (x[-1] - x[0]), (y - y[0]) / (y[-1] - y[0])
     return int(x[np.argmax(yn - xn)])
+
+
+CacheCosts = collections.namedtuple("CacheCosts", "sizes memory database total reads_per_second")
+CacheCosts.__doc__ = ("What each cache size costs a month: its memory, the database reads its misses "
+                      "cause, their sum, and the reads per second that still reach the database.")
+
+_MONTH = 30 * 24 * 3600  # seconds
+
+
+def cache_costs(curve, *, requests_per_second, entry_bytes, memory_price, read_price):
+    """Return the CacheCosts of every size on `curve`: memory, plus database reads for the misses.
+
+    `memory_price` is per GB of cache a month, `read_price` per million
+    database reads; each entry takes `entry_bytes`.  A pure function of
+    the curve, so a slider can call it on every move.
+    """
+    for name, value in (("requests_per_second", requests_per_second), ("entry_bytes", entry_bytes),
+                        ("memory_price", memory_price), ("read_price", read_price)):
+        if isinstance(value, bool) or not isinstance(value, (int, float, np.number)) or not value >= 0:
+            raise ValueError(f"{name} must be a number >= 0, got {value!r}")
+    sizes = np.asarray(curve.sizes)
+    reads = requests_per_second * (1 - curve.hit_ratios)
+    memory = sizes * entry_bytes / 1e9 * memory_price
+    database = reads * _MONTH / 1e6 * read_price
+    return CacheCosts(sizes, memory, database, memory + database, reads)
+
+
+def cheapest(costs):
+    """Return (size, monthly total) of the cheapest size; the smallest such size on a tie."""
+    i = int(np.argmin(costs.total))
+    return int(costs.sizes[i]), float(costs.total[i])
 
 
 def windowed_curves(trace, sizes, windows=4):

@@ -372,13 +372,14 @@ def _nice_top(value):
 
 
 def svg_lines(x, series, *, title="", xlabel="", ylabel="", xticks=None, yticks=None, width=600,
-              height=260, dashed=()):
+              height=260, dashed=(), marker=None):
     """A line chart: x values, and {name: y values}; the legend sits at the right.
 
     `xticks` and `yticks` are lists of (value, label) for the axes, e.g. for a
     log scale; by default the y axis starts at 0 and both get round numbers.
     Series named in `dashed` are drawn dashed and on top, so a line that lies
-    on another stays visible.
+    on another stays visible.  `marker` = (x value, label) draws a labelled
+    vertical line there.
     """
     left, right, top, bottom = 50, width - 130, 28, height - 40
     low, high = min(x), max(x)
@@ -418,6 +419,11 @@ def svg_lines(x, series, *, title="", xlabel="", ylabel="", xticks=None, yticks=
                      f'<line x1="{right + 10}" x2="{right + 28}" y1="{top + 14 * i}" y2="{top + 14 * i}" '
                      f'stroke="{colour}" stroke-width="2"{dash}/><text x="{right + 33}" '
                      f'y="{top + 14 * i + 4}">{html.escape(str(name))}</text>')
+    if marker is not None:
+        at, label = marker
+        parts.append(f'<line x1="{px(at):.1f}" x2="{px(at):.1f}" y1="{top}" y2="{bottom}" stroke="#000000" '
+                     f'stroke-dasharray="2 3"/><text x="{px(at) + 4:.1f}" y="{top + 10}">'
+                     f'{html.escape(str(label))}</text>')
     parts.append("</svg>")
     return "".join(parts)
 

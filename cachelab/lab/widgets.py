@@ -10,23 +10,25 @@ does not import this module.
 """
 
 import ipywidgets as w
+import numpy as np
 from IPython.display import HTML, display
 
 from . import experiments as ex
 from ..caches import LRUCache
 from ..memoize import cached
-from .curves import simulate_curve
+from .curves import cache_costs, cheapest, simulate_curve
 from .ecommerce import run_performance_test
 from .measure import compare_patterns, format_results
 from ..policies import CLASSIC_POLICIES, POLICIES
 from .simulation import SimResult, gaps_to_opt, hit_curve
 from .store import PRODUCTS, USERS
 from .views import (HIT, MISS, READ, WRITE, hit_rate_chart, html_gaps, html_steps, svg_bars,
-                    svg_chart, svg_ttl_timeline)
+                    svg_chart, svg_lines, svg_ttl_timeline)
 from .workloads import SKEWED, WORKLOADS, make_trace, read_write_workload
 
 __all__ = [
     "controls",
+    "cost_widget",
     "ecommerce_widget",
     "hit_rate_widget",
     "lfu_widget",
@@ -265,3 +267,36 @@ def policy_lab_widget(workload="zipf", alpha=1.0, size=50, policies=("LRU", "SIE
 
     return w.interactive(run, workload=workloads, alpha=alpha_slider, size=size_slider,
                          policies=chooser)
+
+
+# -- sizing a cache: what each size costs (notebook 14) ------------------------
+
+def cost_widget(curve, *, requests_per_second=1000.0, entry_bytes=4096, memory_price=10.0, read_price=0.25):
+    """Price sliders over one hit-ratio curve: memory a month against the database reads it saves.
+
+    Prints the cheapest size and draws the monthly cost of every size on the
+    curve, that size marked; `widget.result` is the CacheCosts.
+    """
+    memory = w.FloatLogSlider(value=memory_price, base=10, min=-1, max=2.5, step=0.05,
+                              description="$/GB-month", readout_format=".3g")
+    reads = w.FloatLogSlider(value=read_price, base=10, min=-2, max=1.5, step=0.05,
+                             description="$/M reads", readout_format=".3g")
+    rate = w.FloatLogSlider(value=requests_per_second, base=10, min=0, max=5, step=0.05,
+                            description="requests/s", readout_format=".3g")
+
+    def run(memory_price, read_price, requests_per_second):
+        costs = cache_costs(curve, requests_per_second=requests_per_second, entry_bytes=entry_bytes,
+                            memory_price=memory_price, read_price=read_price)
+        size, total = cheapest(costs)
+        at = int(np.searchsorted(costs.sizes, size))
+        print(f"cheapest: {size:,} entries ({size * entry_bytes / 1e9:.2f} GB), ${total:,.2f} a month: "
+              f"memory ${costs.memory[at]:,.2f} + database ${costs.database[at]:,.2f} "
+              f"({costs.reads_per_second[at]:,.1f} reads/s left)")
+        display(HTML(svg_lines(costs.sizes.tolist(), {"total": costs.total.tolist(),
+                                                      "memory": costs.memory.tolist(),
+                                                      "database reads": costs.database.tolist()},
+                               title=f"{curve.policy}: cost of each size", xlabel="cache size (entries)",
+                               ylabel="$ a month", marker=(size, "cheapest"))))
+        return costs
+
+    return w.interactive(run, memory_price=memory, read_price=reads, requests_per_second=rate)
