@@ -47,16 +47,19 @@ What it does, and the choices behind it:
   is logged once on the "cachelab.redis" logger, and its end once.
 * **No stale copy after a blip.** The Redis keys of skipped writes and
   deletes are remembered.  When the back-off ends, one thread probes: it
-  deletes them (a background thread does it if no request comes), and only
+  deletes them (a background thread does it if no request comes; with
+  `background=False`, as under a `FakeClock`, call `retry()`), and only
   then, under the lock, closes the breaker, so no read can overtake the
-  deletes.  A server that answered but refused a write (full under
-  `noeviction`) gets the delete at once.  `close()` (also run at exit)
-  tries once more and logs at ERROR every key it could not delete.  Such a
-  key keeps its old value for the rest of its TTL: with `ttl=None` that is
-  until Redis evicts it, possibly for ever, so give a shared cache a `ttl`;
-  it is the bound on how stale a read can be when every retry fails.  For a
-  bound that survives a crash of the writer too, write the invalidation in
-  the database's transaction (`cachelab.outbox`).
+  deletes; `pending` counts the keys still owed.  A server that answered
+  but refused a write (full under `noeviction`) gets the delete at once.
+  `close()` (also run at exit) tries once more and logs at ERROR every key
+  it could not delete.  Such a key keeps its old value for the rest of its
+  TTL: with `ttl=None` that is until Redis evicts it, possibly for ever, so
+  give a shared cache a `ttl`; it is the bound on how stale a read can be
+  when every retry fails.  For a bound that survives a crash of the writer
+  too, write the invalidation in the database's transaction
+  (`cachelab.outbox`); its invalidator deletes with `unlink(keys)`, which
+  raises instead of failing open.
 * **Bad configuration.** A malformed URL raises `ValueError` at once.  A
   server that refuses connections or a wrong password is an outage: the
   cache fails open and the log line says why; call `ping()` to fail fast.
@@ -235,13 +238,12 @@ class _Breaker:
     #   node        the cluster node's name, or None for a single server
     #   open_until  clock time before which nothing is sent, or None while the server answers
     #   failures    1 + the failed probes of this outage; the back-off is backoff * 2 ** (failures - 1)
-    #   epoch       bumped when the breaker opens
     #   inflight    requests sent and not answered yet; the breaker closes only once none is left
     #   probing     True while one thread probes; every other request fails open meanwhile
     #   dirty       Redis names whose write or delete was skipped: deleted before the breaker closes
     #   clear_all   the whole prefix must go first (a skipped clear(), or more than MAX_DIRTY names)
     def __init__(self, node):
-        self.node, self.open_until, self.failures, self.epoch = node, None, 0, 0
+        self.node, self.open_until, self.failures = node, None, 0
         self.inflight, self.probing, self.dirty, self.clear_all = 0, False, set(), False
 
     @property
@@ -291,7 +293,8 @@ class RedisCache:
     #   _lock           guards the breakers and the counts of skipped writes, errors and outages
     #   _settled        notified (under _lock) when a breaker's last request in flight returns
     #   _retrier        the background thread while one runs, else None
-    #   _wake, _closed  set by close(): the retrier stops, the exit flush has run
+    #   _wake           wakes the retrier: a breaker opened, or close() was called
+    #   _closed         set by close(): no more background retries
     MAX_DIRTY = 10_000  # more skipped keys than this: clear the whole prefix on recovery
     MAX_TTL = 10**15  # seconds (31.7 million years): Redis keeps expiry as 64-bit milliseconds
     STRAGGLER_WAIT = 1.0  # seconds a probe waits for requests sent before the outage to return
@@ -371,8 +374,7 @@ class RedisCache:
         `skip` names the Redis keys the request writes or deletes: if it does not
         happen they are counted as skipped and deleted before the breaker closes.
         """
-        epoch = self._admit(breaker, skip)
-        if epoch is None:
+        if not self._admit(breaker, skip):
             return MISSING
         try:
             return request()
@@ -392,22 +394,22 @@ class RedisCache:
         return MISSING
 
     def _admit(self, breaker, skip=()):
-        """Let one request through: its breaker's epoch, or None to fail open (skip marked dirty)."""
+        """True to send one request now (counted in flight); False to fail open, skip marked dirty."""
         with self._lock:
             if breaker.open_until is None:
                 breaker.inflight += 1
-                return breaker.epoch
+                return True
             if breaker.probing or self.clock() < breaker.open_until:
                 self._mark(breaker, skip)
-                return None
+                return False
             breaker.probing = True  # this thread probes; the others keep failing open
         probed = self._probe(breaker)
         with self._lock:
             if probed and breaker.open_until is None:
                 breaker.inflight += 1
-                return breaker.epoch
+                return True
             self._mark(breaker, skip)
-            return None
+            return False
 
     def _mark(self, breaker, skip):
         """Under the lock, with the breaker open: skip did not reach the server; delete it on recovery."""
@@ -433,8 +435,8 @@ class RedisCache:
         """Under the lock: stop sending to breaker's server for the back-off of `failures`; return it."""
         wait = min(self.backoff * 2 ** (failures - 1), self.max_backoff)
         if breaker.open_until is None:
-            breaker.epoch += 1
             self._outages += 1
+            self._wake.set()  # a retrier still asleep from the last outage: look at this one
         breaker.failures, breaker.open_until = failures, self.clock() + wait
         return wait
 
@@ -546,6 +548,7 @@ class RedisCache:
             if wait <= 0:
                 self.retry()
             self._wake.wait(max(wait, 0.005))  # a request may be probing: look again shortly
+            self._wake.clear()  # close() sets it too, but then _closed ends the loop
 
     def close(self):
         """Stop retrying in the background, try once more to delete every skipped key, and log
