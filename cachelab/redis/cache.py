@@ -141,8 +141,9 @@ _KEY_TYPES = "str, int, float, bool, None, bytes, or a tuple of those"
 
 
 def _refuse_key(key, why=""):
+    kind = f"the class {key.__name__}" if isinstance(key, type) else type(key).__name__
     raise TypeError(
-        f"a cache key must be {_KEY_TYPES}, got {type(key).__name__}{why}: a shared cache names "
+        f"a cache key must be {_KEY_TYPES}, got {kind}{why}: a shared cache names "
         "keys by value, never by repr() (an object's address is reused, so another object would "
         "read its value); pass key= to cached() returning such a value, or build one with "
         "cachelab.make_key") from None
