@@ -331,6 +331,21 @@ def test_a_forked_worker_retries_the_skipped_deletes_it_inherited(proxy):
     cache.close()
 
 
+def test_more_skipped_keys_than_it_remembers_clear_the_whole_prefix_before_it_closes(server, proxy):
+    """The memory of skipped keys is bounded: past MAX_DIRTY the prefix is cleared instead."""
+    clock, p = FakeClock(), prefix()
+    cache = RedisCache(proxy.url(), prefix=p, timeout=1.0, clock=clock, background=False)
+    cache.MAX_DIRTY = 3
+    cache.set_many({f"k{i}": i for i in range(6)})
+    with proxy.faulted("refuse"):
+        for i in range(4):
+            cache.pop(f"k{i}")
+    assert cache.pending == 1 and cache.stats().skipped_writes == 4  # one pending clear
+    clock.tick(cache.backoff)
+    assert cache.retry() == 0 and cache.available
+    assert RedisCache(server.url, prefix=p).get_many(["k0", "k5"], "gone") == ["gone", "gone"]
+
+
 def test_clear_that_cannot_reach_the_server_raises_keeps_the_counts_and_clears_on_recovery(
         server, proxy):
     clock, p = FakeClock(), prefix()
