@@ -249,3 +249,14 @@ def test_numbers_without_a_unit_and_code_spans_are_not_figures():
     assert list(figures(prose)) == []
     assert [f[2:] for f in figures("about 65 bytes, 4.7 µs and 100–150 B")] == [
         (65, 65, "B"), (4.7, 4.7, "µs"), (100, 150, "B")]
+
+
+def test_a_real_notebook_that_contradicts_its_output_fails():
+    """09 with the figure it used to print in its prose ("50 µs" for a Redis hit) fails against its own table."""
+    path = NOTEBOOKS / "09-redis-vs-in-memory.ipynb"
+    nb = nbformat.read(path, as_version=4)
+    claims, given = _load_table(_table_of(path))
+    assert problems(nb, claims, given) == []
+    nb.cells.append(nbformat.v4.new_markdown_cell("On loopback a Redis hit costs about 50 µs."))
+    (message,) = problems(nb, claims, given)
+    assert "50 µs" in message
