@@ -59,6 +59,9 @@ What both do, and why:
   only if no invalidation or flush came while the read was in flight (an
   epoch counter), so a message that overtakes a slow read is not undone.
 * **A handler that fails flushes**: better a cold near cache than a stale one.
+* **Starting while Redis is down** waits up to `ready_timeout` seconds for the
+  listener, then carries on not live: reads go to Redis (failing open, as
+  `RedisCache` does) until the listener connects.
 """
 
 import collections
@@ -122,12 +125,13 @@ class _Listener(threading.Thread):
                 self._listen()
             except Exception as caught:  # a dropped, refused or silent connection
                 error = caught
+            self._disconnect()
             owner = self.owner()
-            if owner is None:
+            if owner is None:  # the cache was forgotten without close()
                 return
             if not self.stopping.is_set():
                 owner._lost(error)
-            self._disconnect()
+            del owner
             self.stopping.wait(self.retry)
 
     def _listen(self):
@@ -246,9 +250,9 @@ class _NearCache:
     def _lost(self, error):
         """The listener's connection dropped: messages are being lost, so stop using near."""
         was_live, self._live = self._live, False
-        self._queue(None)
         self._connected.clear()
-        if was_live:
+        if was_live:  # (not on every failed retry: near is already out of use)
+            self._queue(None)
             self._counts["reconnects"] += 1
             log.warning("cachelab.redis: near cache %r lost its invalidation connection (%s: %s); "
                         "reads go to Redis until it is back, then near starts empty",
