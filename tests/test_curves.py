@@ -42,9 +42,10 @@ def test_simulate_curves_names_each_policy():
 def test_byte_hit_ratio_of_the_real_trace():
     trace = fetch_trace("cloudphysics", download=False)
     capacities = [2**20, 2**24, 2**28]
-    by_bytes = byte_curve("LRU", trace, capacities)
-    assert by_bytes.requests == trace.sizes.sum()
+    by_objects, by_bytes = byte_curve("LRU", trace, capacities)
+    assert by_bytes.requests == trace.sizes.sum() and by_objects.requests == len(trace.keys)
     assert 0 < by_bytes.hit_ratios[0] < by_bytes.hit_ratios[1] < by_bytes.hit_ratios[2] < 1
+    assert (by_objects.hit_ratios >= by_bytes.hit_ratios).all()  # on this trace the big requests miss more
 
 
 def test_sampling_keeps_every_request_for_a_share_of_the_keys():

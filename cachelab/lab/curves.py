@@ -112,10 +112,10 @@ def simulate_curve(policy, trace, sizes, *, engine="auto"):
     with _trace_file(trace) as (path, keys):
         n = len(keys)
         if engine == "cachelab" or name not in LIBCACHESIM_NAMES or (name == "LRU" and engine == "auto"):
-            return hit_curve(name, keys, sizes)  # LRU: the one-pass curve, exact and faster still
+            return hit_curve(name, keys, sizes, progress=False)  # LRU: the one-pass curve, exact, faster still
         floor = EXACT_IN_LIBCACHESIM.get(name, math.inf) if engine == "auto" else _LIBCACHESIM_MIN.get(name, 1)
         here = [size for size in sizes.tolist() if size < floor and size > 0]
-        ours = dict(zip(here, hit_curve(name, keys, here).hits.tolist())) if here else {}
+        ours = dict(zip(here, hit_curve(name, keys, here, progress=False).hits.tolist())) if here else {}
         lcs = _libcachesim() if len(here) < np.count_nonzero(sizes) else None
         distinct = len(np.unique(keys)) if lcs else 0
         hits = [0 if size == 0 else ours[size] if size in ours
@@ -133,19 +133,21 @@ def simulate_curves(trace, sizes, policies, *, engine="auto"):
 
 
 def byte_curve(policy, trace, capacities):
-    """Return the byte hits of `policy` at each capacity in bytes: HitCurve(hits=bytes, requests=bytes).
+    """Return (objects, bytes): `policy`'s hits at each capacity in bytes, counted in requests and in bytes.
 
     `trace` is a `Trace` read from an oracleGeneral file (fetch_trace), whose
-    sizes libCacheSim counts; hit_ratios is then the byte hit ratio.
+    sizes libCacheSim counts.  The second HitCurve's hits and requests are
+    bytes, so its hit_ratios are the byte hit ratio.
     """
     if not isinstance(trace, Trace) or trace.path is None or trace.sizes is None:
         raise TypeError(f"trace must be a Trace with sizes and its file, from fetch_trace(), got {trace!r}")
     capacities, name = _sizes(capacities), policy_name(policy) if policy.upper() != "OPT" else "OPT"
-    lcs, total = _libcachesim(), int(trace.sizes.sum())
-    hits = [0 if capacity == 0 else
-            round(_lcs_hits(lcs, LIBCACHESIM_NAMES[name], str(trace.path), capacity, by_bytes=True)[1] * total)
-            for capacity in capacities.tolist()]
-    return HitCurve(name, capacities, np.array(hits, dtype=np.int64), total)
+    lcs, total, n = _libcachesim(), int(trace.sizes.sum()), len(trace.keys)
+    ratios = np.array([(0.0, 0.0) if capacity == 0 else
+                       _lcs_hits(lcs, LIBCACHESIM_NAMES[name], str(trace.path), capacity, by_bytes=True,
+                                 keys=n) for capacity in capacities.tolist()]).reshape(-1, 2)
+    return (HitCurve(name, capacities, np.round(ratios[:, 0] * n).astype(np.int64), n),
+            HitCurve(name, capacities, np.round(ratios[:, 1] * total).astype(np.int64), total))
 
 
 # -- sampling: SHARDS for LRU, miniature caches for any policy -------------------
