@@ -24,7 +24,7 @@ import time
 from .._checks import check_callable, check_choice, check_int
 from .store import PRODUCTS, NotFoundError
 
-__all__ = ["DjangoShop", "configure_django", "django_caches", "hit_latency", "run_async"]
+__all__ = ["DjangoShop", "async_hit_latency", "configure_django", "django_caches", "hit_latency", "run_async"]
 
 CATALOGUE = """{% load cache %}<p>Hello {{ user }}</p>
 {% cache 60 catalogue %}<ul>{% for item in products %}<li>{{ item.name }}: ${{ item.price }}</li>{% endfor %}</ul>{% endcache %}"""
@@ -47,6 +47,7 @@ def configure_django():
             CACHES={"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}},
             TEMPLATES=[{"BACKEND": "django.template.backends.django.DjangoTemplates"}],
             USE_TZ=True,
+            TIME_ZONE="UTC",
         )
         django.setup()
     return settings
@@ -180,7 +181,7 @@ def run_async(coro):
         return pool.submit(asyncio.run, coro).result()
 
 
-def hit_latency(get, *, n=2000):
+def hit_latency(get, *, n=1000):
     """The median seconds of `get()` over n calls (after one warm-up call): a cache hit's cost."""
     check_callable("get", get, "lambda: cache.get('product:1')")
     check_int("n", n, minimum=1)
@@ -189,5 +190,18 @@ def hit_latency(get, *, n=2000):
     for _ in range(n):
         start = time.perf_counter()
         get()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+async def async_hit_latency(get, *, n=1000):
+    """`hit_latency` for a coroutine function: the median seconds of `await get()` over n calls."""
+    check_callable("get", get, "lambda: client.get('product:1')")
+    check_int("n", n, minimum=1)
+    await get()
+    times = []
+    for _ in range(n):
+        start = time.perf_counter()
+        await get()
         times.append(time.perf_counter() - start)
     return statistics.median(times)
