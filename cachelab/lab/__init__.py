@@ -13,6 +13,8 @@ modules and `cachelab.redis`) never imports it.  One module per job:
 * checklist: the "when to cache" assessment
 * webserver, webshop, http_proxy, http_experiments: the shop as a web app on a real
   loopback server, a toy shared cache (CDN) in front of it, and notebook 15's measurements
+* herd, frameworks: a herd of threads against each caching library's guard, and the shop
+  as a Django app configured in code (notebook 16)
 * views, plots, widgets: HTML/SVG views, matplotlib plots, ipywidgets over all of the above
 
 Import a module by name (`from cachelab.lab.widgets import lru_widget`);
