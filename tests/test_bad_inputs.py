@@ -44,6 +44,8 @@ from cachelab.redis import (
     REDIS_URL_ENV, PubSubNearCache, RedisCache, RedisServer, TrackingNearCache, redis_server,
 )
 from cachelab.lab.fault_experiments import invalidation_run
+from cachelab.lab.frameworks import DjangoShop, hit_latency, run_async
+from cachelab.lab.herd import Herd, run_guards
 from cachelab.outbox import Invalidator, Outbox
 from cachelab.stampede import RedisLockGuard, XFetch
 from cachelab.lab.workloads import (
@@ -507,6 +509,15 @@ ROWS = [
     ("origin_load users=0", None, lambda _: http_experiments.origin_load(users=0), ValueError, "users"),
     ("browser_visits one policy", None, lambda _: http_experiments.browser_visits(HeaderPolicy()), TypeError,
      "policies"),
+    ("Herd threads str", None, lambda _: Herd("100"), TypeError, "threads"),
+    ("Herd keys > threads", None, lambda _: Herd(2, keys=3), ValueError, "keys"),
+    ("Herd rounds 0", None, lambda _: Herd(2, rounds=0), ValueError, "rounds"),
+    ("Herd settle 0", None, lambda _: Herd(2, settle=0), ValueError, "settle"),
+    ("Herd.run read None", None, lambda _: Herd(2).run("x", None, dict), TypeError, "read"),
+    ("run_guards unknown", None, lambda _: run_guards("redis://127.0.0.1:1", ["memcached"]), ValueError, "names"),
+    ("DjangoShop redis without url", None, lambda _: DjangoShop(None, cache="redis"), ValueError, "cache"),
+    ("run_async a function", None, lambda _: run_async(_load), TypeError, "coro"),
+    ("hit_latency get int", None, lambda _: hit_latency(5), TypeError, "get"),
 ]
 
 

@@ -65,17 +65,6 @@ def test_a_guard_the_learner_writes_is_graded_by_the_same_herd():
     assert herd.run("one lock", locked, cache.clear).loads == (1, 1)
 
 
-def test_herd_bad_inputs_name_the_parameter(redis_url):
-    with pytest.raises(ValueError, match="keys"):
-        Herd(2, keys=3)
-    with pytest.raises(TypeError, match="threads"):
-        Herd("100")
-    with pytest.raises(ValueError, match="names"):
-        run_guards(redis_url, ["memcached"])
-    with pytest.raises(TypeError, match="read"):
-        Herd(2).run("x", None, dict.clear)
-
-
 @pytest.mark.parametrize("cache", ["default", "redis"])
 def test_django_shop_caches_views_per_user_and_fragments(redis_url, cache):
     store = Store(delay=0)
@@ -101,11 +90,6 @@ def test_django_shop_caches_views_per_user_and_fragments(redis_url, cache):
         assert shop.cache.get_or_set("answer", lambda: 42) == 42 and shop.cache.get("answer") == 42
 
 
-def test_django_shop_bad_cache_names_the_parameter():
-    with pytest.raises(ValueError, match="cache"):
-        DjangoShop(Store(delay=0), cache="redis")  # no redis_url
-
-
 def test_run_async_works_inside_a_running_loop():
     async def inner():
         await asyncio.sleep(0)
@@ -115,8 +99,6 @@ def test_run_async_works_inside_a_running_loop():
         return run_async(inner())
 
     assert asyncio.run(outer()) == 7
-    with pytest.raises(TypeError, match="coro"):
-        run_async(inner)
 
 
 def test_hit_latency_times_the_call():
