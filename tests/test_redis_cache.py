@@ -457,3 +457,10 @@ def test_a_value_nested_too_deep_raises_the_codecs_type_error(make_redis_cache):
         make_redis_cache(codec=PICKLE)["k"] = deep
     cache.client.set(cache.name_of("planted"), b"[" * 100_000 + b"]" * 100_000)
     assert cache.get("planted", "miss") == "miss"  # too deep to read back is a miss
+
+
+def test_service_caches_refuse_a_kind_without_a_ttl(redis_url):
+    from cachelab.redis import service_caches
+
+    with pytest.raises(TypeError, match="ttl for 'product' must be a number of seconds"):
+        service_caches(redis_url)("product", None)

@@ -862,11 +862,17 @@ def service_caches(client, namespace="cachelab:service:", *, fresh=False, **opti
     (a URL is connected once).  `fresh=True` empties each cache as it is
     made, so a new service starts cold, as it does with in-process caches.
     The factory's `made` lists the caches, e.g. to clear them afterwards.
+    Each kind must have a ttl: it bounds how long an invalidation that never
+    arrived (its process died in an outage) can serve an old value.
     """
     if isinstance(client, str):
         client = _client_from_url(client, options.get("timeout", 0.05))
 
     def cache(kind, ttl):
+        if ttl is None:
+            raise TypeError(f"ttl for {kind!r} must be a number of seconds > 0: a shared cache's "
+                            "entries need one, to bound how long a lost invalidation serves "
+                            "an old value")
         made = RedisCache(client, prefix=f"{namespace}{kind}:", ttl=ttl, **options)
         if fresh:
             made.clear()
