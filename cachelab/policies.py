@@ -402,17 +402,27 @@ class CountMinSketch:
 
     # State:
     #   _rows   depth lists of width counters
+    #   _memo   key -> its cell in each row, for keys seen lately (cleared when it outgrows 4 x width)
     def __init__(self, width, depth=4):
         self.width = check_int("width", width, 1)
         check_int("depth", depth, 1)
         if depth > len(self._MULTIPLIERS):
             raise ValueError(f"depth must be an integer from 1 to {len(self._MULTIPLIERS)}, got {depth!r}")
         self._rows = [[0] * width for _ in range(depth)]
+        self._memo = {}
 
     def _cells(self, key):
-        # (h * m mod 2**64) is spread over [0, 2**64); scaling it down picks one of width cells.
-        h, width, mask = _stable_hash(key), self.width, (1 << 64) - 1
-        return [((h * m) & mask) * width >> 64 for m in self._MULTIPLIERS[:len(self._rows)]]
+        # A cache asks about the same keys over and over (its candidates, its victims), and
+        # hashing is most of the work, so each key's cells are remembered for a while.
+        cells = self._memo.get(key)
+        if cells is None:
+            if len(self._memo) >= 4 * self.width:
+                self._memo.clear()
+            # (h * m mod 2**64) is spread over [0, 2**64); scaling it down picks one of width cells.
+            h, width, mask = _stable_hash(key), self.width, (1 << 64) - 1
+            cells = self._memo[key] = [((h * m) & mask) * width >> 64
+                                       for m in self._MULTIPLIERS[:len(self._rows)]]
+        return cells
 
     def add(self, key):
         """Count one more request for key."""
