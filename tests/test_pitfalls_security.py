@@ -9,7 +9,7 @@ from cachelab import LRUCache, cached
 from cachelab.lab.checklist import assess
 from cachelab.keys import forget_user, make_key, normalise, user_prefix
 from cachelab.security import USER_POLICY, FieldPolicy, payload_ran, planted_payload, reset_payload
-from cachelab.lab.workloads import read_write_workload, uniform
+from cachelab.lab.workloads import read_write_workload, uniform, zipf
 
 USERS = {101: {"name": "John Doe", "email": "john@example.com"},
          102: {"name": "Jane Smith", "email": "jane@example.com"}}
@@ -118,6 +118,10 @@ def test_checklist_verdicts():
     assert catalog.verdict.startswith("cache-aside with a TTL")
     assert critical.verdict.startswith("cache, with invalidation")
     assert search.verdict == "don't cache" and "hit ratio" in search.reasons
+    # A popular head: a modest hit ratio on an expensive query is worth a cache.
+    head = assess("search", [("read", k) for k in zipf(5000, 10**6, 0.9, seed=3).tolist()],
+                  miss_ms=100, staleness_s=60, budget_keys=1000)
+    assert 0.05 < head.hit_ratio < 0.5 and head.verdict.startswith("cache-aside")
     assert cheap.verdict == "don't cache" and "a miss costs" in cheap.reasons
     assert catalog.reads_per_write > 10 and catalog.hit_ratio > 0.5
 
