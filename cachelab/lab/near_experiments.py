@@ -328,7 +328,7 @@ def _latencies(cache, order):
     return tuple(t / 1000 for t in percentiles(times, 0.5, 0.99))
 
 
-def _dropped(url, scheme, *, reads=3000, keys=100, duration=3.0, down=1.0, seed=1):
+def _dropped(url, scheme, *, reads=2000, keys=100, duration=2.0, down=1.0, seed=1):
     """Stale reads while this process's connections are refused for `down` s, and after.
 
     Returns (stale reads during the drop; reads once live again that are older than a write made
