@@ -16,6 +16,7 @@ from cachelab.lab.consistency import (
     interleavings,
     race_table,
     run,
+    threaded_races,
     ttl_tradeoff,
     write_behind_lag,
 )
@@ -139,6 +140,25 @@ def test_the_same_races_on_a_real_redis(redis_client):
         assert stale(strategy, scenario, cache) == expected, (strategy, scenario)
     assert race_table(cache=cache) == race_table()
 
+
+
+def test_a_replacement_compare_and_set_script_is_what_the_table_runs(redis_client):
+    """A CAS script that stores whatever it is given loses the reader's race; the real one does not."""
+    always = "redis.call('HSET', KEYS[1], 'value', ARGV[1], 'version', ARGV[2]) return 1"
+    careless = RedisRaceCache(redis_client, prefix="careless:", set_if_newer=always)
+    assert stale("versioned (CAS)", "reader + writer", careless) == ["RRWWR"]
+    assert race_table(["versioned (CAS)"], cache=RedisRaceCache(redis_client)) == race_table(["versioned (CAS)"])
+
+
+def test_threaded_races_count_stale_runs_and_the_fixes_have_none(redis_client):
+    """Real threads on a real server: compare-and-set and leases never end stale, whatever the timing."""
+    cache = RedisRaceCache(redis_client, prefix="threads:")
+    for strategy in ("versioned (CAS)", "lease"):
+        assert threaded_races(strategy, cache, 100, writer_delay=0.001) == 0
+    found = threaded_races("delete after write", cache, 50, writer_delay=0.001)
+    assert 0 <= found <= 50
+    with pytest.raises(ValueError, match="trials"):
+        threaded_races("lease", cache, 0)
 
 def test_redis_ttl_left(redis_client):
     cache = RedisRaceCache(redis_client, prefix="ttl-test:")

@@ -6,7 +6,9 @@ cache or the database.  `run()` advances the requests in the order you
 give (a schedule such as "RRWWR"), so a race happens because you asked
 for it, not because of thread timing.  `interleavings()` lists every
 order two requests can run in, so a fix can be checked against all of
-them.
+them.  A count of orders is not a probability: orders are not equally
+likely.  `threaded_races()` runs the same two requests in real threads
+against a real server, many times, and counts how often the race is lost.
 
 A strategy is one class with a `read` and a `write` generator, plus one
 line in STRATEGIES; the table and the tests pick it up from there.
@@ -17,6 +19,9 @@ import heapq
 import itertools
 import json
 import math
+import random
+import threading
+import time
 
 import numpy as np
 
@@ -40,6 +45,7 @@ __all__ = [
     "interleavings",
     "race_table",
     "run",
+    "threaded_races",
     "ttl_tradeoff",
     "write_behind_lag",
 ]
@@ -166,12 +172,15 @@ class RedisRaceCache:
 
     Compare-and-set could also be WATCH key / read version / MULTI / HSET /
     EXEC, retried when EXEC fails; one Lua script does the same in one trip.
+    `set_if_newer` replaces its Lua source (KEYS[1] the entry's hash with
+    fields value and version, KEYS[2] the key's lease; ARGV value, version,
+    TTL in ms, 0 for none; returns 1 if stored), so an exercise can supply it.
     """
 
-    def __init__(self, client, prefix="race:"):
+    def __init__(self, client, prefix="race:", *, set_if_newer=_SET_IF_NEWER):
         self.client = client
         self.prefix = prefix
-        self._set_if_newer = client.register_script(_SET_IF_NEWER)
+        self._set_if_newer = client.register_script(set_if_newer)
         self._lease_get = client.register_script(_LEASE_GET)
         self._lease_set = client.register_script(_LEASE_SET)
 
@@ -432,6 +441,43 @@ def interleavings(strategy, scenario="reader + writer"):
             continue
         stack.extend(prefix + letter for letter in reversed(running))
     return sorted(set(schedules))
+
+
+def threaded_races(strategy, cache, trials=1000, *, writer_delay=0.0, seed=0):
+    """Run "reader + writer" `trials` times in two real threads; return how many ended stale.
+
+    The reader and the writer wait at a barrier, then run their steps
+    without pause, except that the writer first sleeps a uniform random
+    time in [0, writer_delay] seconds (seeded): two requests seldom arrive
+    at the same instant.  `cache` should be a RedisRaceCache, so each cache
+    step is a round trip during which the other thread runs; the database
+    is in-process, as in run().
+    """
+    strat = _strategy(strategy)
+    trials = check_int("trials", trials, 1)
+    check_seconds("writer_delay", writer_delay, finite=True)
+    rng = random.Random(seed)
+    stale = 0
+    for _ in range(trials):
+        db, cache, actors, _ = _start(strat, "reader + writer", cache)
+        barrier = threading.Barrier(2)
+        delays = {"R": 0.0, "W": rng.uniform(0.0, writer_delay)}
+
+        def finish(letter):
+            barrier.wait()
+            if delays[letter]:
+                time.sleep(delays[letter])
+            for _ in actors[letter]:
+                pass
+
+        threads = [threading.Thread(target=finish, args=(letter,)) for letter in actors]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        cached = cache.get(KEY)
+        stale += cached is not MISSING and cached != db.read(KEY)[0]
+    return stale
 
 
 def race_table(strategies=None, scenarios=None, *, cache=None):
