@@ -9,6 +9,9 @@ policies comes from the registry, `policies.POLICIES`.  `import cachelab`
 does not import this module.
 """
 
+import tempfile
+from pathlib import Path
+
 import ipywidgets as w
 import numpy as np
 from IPython.display import HTML, display
@@ -17,6 +20,7 @@ from . import experiments as ex
 from ..caches import LRUCache
 from ..memoize import cached
 from .curves import cache_costs, cheapest, simulate_curve
+from .datasets import Trace
 from .ecommerce import run_performance_test
 from .measure import compare_patterns, format_results
 from ..policies import CLASSIC_POLICIES, POLICIES
@@ -24,7 +28,7 @@ from .simulation import SimResult, gaps_to_opt, hit_curve
 from .store import PRODUCTS, USERS
 from .views import (HIT, MISS, READ, WRITE, hit_rate_chart, html_gaps, html_steps, svg_bars,
                     svg_chart, svg_lines, svg_ttl_timeline)
-from .workloads import SKEWED, WORKLOADS, make_trace, read_write_workload
+from .workloads import SKEWED, WORKLOADS, make_trace, read_write_workload, write_oracle_general
 
 __all__ = [
     "controls",
@@ -230,12 +234,27 @@ def patterns_widget(read_fraction=0.9, db_delay=0.05, ttl=30, *, n_ops=1000, see
 LAB_SIZES = (5, 10, 25, 50, 100, 150, 200, 300)
 
 
+_LAB_FILES = []  # the folder of the lab's trace files, made on first use, removed at exit
+
+
+def _lab_trace(workload, alpha, seed, n_requests, n_keys):
+    """The lab's trace, with the oracleGeneral file libCacheSim reads, written once for every policy."""
+    if not _LAB_FILES:
+        _LAB_FILES.append(tempfile.TemporaryDirectory(prefix="cachelab-lab-"))
+    keys = make_trace(workload, n_requests, n_keys, alpha, seed=seed)
+    name = f"{workload}-{alpha}-{seed}-{n_requests}-{n_keys}.bin"
+    return Trace(workload, keys, None, None, write_oracle_general(keys, Path(_LAB_FILES[0].name) / name))
+
+
+_lab_traces = cached(LRUCache(maxsize=8))(_lab_trace)
+
+
 def _lab_curve(workload, alpha, policy, seed, n_requests, n_keys):
     # In libCacheSim's C where it gives cachelab's hits exactly, so a slider moves within
     # its budget; RR (seeded here) and W-TinyLFU replay cachelab's classes.
-    trace = make_trace(workload, n_requests, n_keys, alpha, seed=seed)
+    trace = _lab_traces(workload, alpha, seed, n_requests, n_keys)
     if policy == "RR":
-        return hit_curve(policy, trace, LAB_SIZES, seed=seed)
+        return hit_curve(policy, trace.keys, LAB_SIZES, seed=seed)
     return simulate_curve(policy, trace, LAB_SIZES)
 
 
