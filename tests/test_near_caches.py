@@ -133,10 +133,12 @@ def test_the_plain_two_level_cache_serves_stale_reads_for_its_ttl(redis_url):
     assert run.late_stale > 0  # the harness can fail: near copies outlive writes
 
 
-def test_a_writer_process_final_value_is_read(pair, redis_url):
-    reader, _ = pair("pub/sub")
-    reader.get("k")
-    process = WriterProcess(redis_url, reader.far.prefix, "pub/sub", [(0.0, "k", 1), (0.01, "k", 2)])
+@schemes
+def test_a_writer_process_final_value_is_read(pair, redis_url, scheme):
+    reader, _ = pair(scheme)
+    reader.far.set("k", 0)
+    assert reader.get("k") == reader.get("k") == 0  # in near now
+    process = WriterProcess(redis_url, reader.far.prefix, scheme, [(0.0, "k", 1), (0.01, "k", 2)])
     process.start()
     done = process.results()
     assert [version for _, version, _ in done] == [1, 2]
