@@ -16,6 +16,7 @@ GUARDED = ["cachetools cached(condition=)", "cachelab SingleFlight", "cachelab R
 
 def test_every_guard_is_in_the_test():
     assert set(GUARDS) == {*UNGUARDED, *GUARDED, "dogpile Redis, soft expiry"}
+    assert {name for name, guard in GUARDS.items() if not guard.coalesces} == set(UNGUARDED)
 
 
 def test_herd_table_numbers(redis_url):

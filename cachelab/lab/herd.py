@@ -31,7 +31,7 @@ import time
 
 from .._checks import check_callable, check_int, check_seconds
 
-__all__ = ["GUARDS", "Contender", "Herd", "HerdResult", "herd_table", "run_guards"]
+__all__ = ["GUARDS", "PATIENCE", "Contender", "Guard", "Herd", "HerdResult", "herd_table", "run_guards"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -279,30 +279,46 @@ def _django(herd, redis_url):
     return Contender(read, cache.clear, cache.close)
 
 
-# name -> (builder, what it is); a builder takes (herd, redis_url) and returns a Contender.
+Guard = collections.namedtuple("Guard", "build what coalesces")
+Guard.__doc__ = """One library's way of reading through a cache in the herd.
+
+`build(herd, redis_url)` returns a Contender; `what` says what it is;
+`coalesces` is True when it is meant to hold concurrent misses back
+(a lock or a single-flight), False when every miss loads.
+"""
+
 GUARDS = {
-    "no guard (dict)": (_no_guard, "cache-aside over a dict, nothing shared"),
-    "Flask-Caching memoize (Redis)": (_flask_caching, "@cache.memoize: no lock"),
-    "Django get_or_set (Redis)": (_django, "the low-level API: no lock"),
-    "cachetools cached(condition=)": (_cachetools_condition, "one Condition for every key"),
-    "cachelab SingleFlight": (_single_flight, "one Event per key, in this process"),
-    "cachelab RedisLockGuard (Redis)": (_redis_lock, "SET NX lock in Valkey; waiters poll the cache"),
-    "dogpile memory": (_dogpile_memory, "dogpile's lock, in this process"),
-    "dogpile Redis, distributed_lock": (_dogpile_redis, "dogpile's lock, in Valkey"),
-    "dogpile Redis, soft expiry": (_dogpile_redis_soft, "one regenerates, the rest read the old value"),
+    "no guard (dict)": Guard(_no_guard, "cache-aside over a dict, nothing shared", False),
+    "Flask-Caching memoize (Redis)": Guard(_flask_caching, "@cache.memoize: no lock", False),
+    "Django get_or_set (Redis)": Guard(_django, "the low-level API: no lock", False),
+    "cachetools cached(condition=)": Guard(_cachetools_condition, "one Condition for every key", True),
+    "cachelab SingleFlight": Guard(_single_flight, "one Event per key, in this process", True),
+    "cachelab RedisLockGuard (Redis)": Guard(_redis_lock, "SET NX lock in Valkey; waiters poll the cache", True),
+    "dogpile memory": Guard(_dogpile_memory, "dogpile's lock, in this process", True),
+    "dogpile Redis, distributed_lock": Guard(_dogpile_redis, "dogpile's lock, in Valkey", True),
+    "dogpile Redis, soft expiry": Guard(_dogpile_redis_soft, "one regenerates, the rest read the old value", True),
 }
+
+# A herd without a guard is released as soon as every thread is loading, so waiting long for a
+# straggler (a thread the scheduler kept from its cache check) costs nothing when there is none.
+PATIENCE = 2.0
 
 
 def run_guards(redis_url, names=None, *, threads=100, keys=1, rounds=2, settle=0.2):
-    """Run the herd against each guard of GUARDS (or those named); return their HerdResults."""
+    """Run the herd against each guard of GUARDS (or those named); return their HerdResults.
+
+    `settle` is the herd's wait for guards that coalesce; for those that do not it is
+    at least PATIENCE seconds, so that a slow thread still counts as the load it makes.
+    """
     names = list(GUARDS) if names is None else list(names)
     unknown = [name for name in names if name not in GUARDS]
     if unknown:
         raise ValueError(f"names must be guards of GUARDS ({', '.join(GUARDS)}), got {unknown!r}")
     results = []
     for name in names:
-        herd = Herd(threads, keys=keys, rounds=rounds, settle=settle)
-        read, expire, close = GUARDS[name][0](herd, redis_url)
+        guard = GUARDS[name]
+        herd = Herd(threads, keys=keys, rounds=rounds, settle=settle if guard.coalesces else max(settle, PATIENCE))
+        read, expire, close = guard.build(herd, redis_url)
         results.append(herd.run(name, read, expire, close=close))
     return results
 
