@@ -95,11 +95,15 @@ def _connection_options(client, timeout):
     """The connection settings of a single-server redis-py client: host, port, db, password, timeouts."""
     if hasattr(client, "get_nodes") or not hasattr(client, "connection_pool"):
         raise TypeError(f"far must be a RedisCache on one server (redis.Redis), got a {type(client).__name__}")
+    from redis.backoff import NoBackoff
+    from redis.retry import Retry
+
     given = client.connection_pool.connection_kwargs
     keep = ("host", "port", "path", "db", "username", "password", "socket_connect_timeout")
     options = {k: given[k] for k in keep if given.get(k) is not None}
     options["socket_timeout"] = timeout
     options.setdefault("socket_connect_timeout", timeout)
+    options["retry"] = Retry(NoBackoff(), 0)  # the listener's loop and RedisCache's breaker retry
     return client.connection_pool.connection_class, options
 
 
@@ -119,12 +123,19 @@ class _Listener(threading.Thread):
         self.stopping = threading.Event()
 
     def run(self):
+        import redis
+
+        expected = (redis.ConnectionError, redis.TimeoutError, redis.ResponseError, OSError)
+        complained = False
         while not self.stopping.is_set():
             error = None
             try:
                 self._listen()
             except Exception as caught:  # a dropped, refused or silent connection
                 error = caught
+                if not isinstance(caught, expected) and not complained:  # a bug: say so, once
+                    complained = True
+                    log.error("cachelab.redis: near-cache listener failed", exc_info=caught)
             self._disconnect()
             owner = self.owner()
             if owner is None:  # the cache was forgotten without close()
