@@ -94,7 +94,8 @@ class NearStats(dict):
 def _connection_options(client, timeout):
     """The connection settings of a single-server redis-py client: host, port, db, password, timeouts."""
     if hasattr(client, "get_nodes") or not hasattr(client, "connection_pool"):
-        raise TypeError(f"far must be a RedisCache on one server (redis.Redis), got a {type(client).__name__}")
+        raise TypeError(f"far must be a RedisCache on one server (redis.Redis), "
+                        f"got a {type(client).__name__}")
     from redis.backoff import NoBackoff
     from redis.retry import Retry
 
@@ -471,11 +472,12 @@ class PubSubNearCache(_NearCache):
         self._queue(self.on_message, origin, name or None)
 
     def on_message(self, origin, name):
-        """Handle one invalidation (called under the lock, by the next call): drop the near copy of the key named.
+        """Handle one invalidation message: drop the near copy of the key named.
 
-        `origin` is the writer's id (this instance's own write: already
-        dropped), `name` the Redis key name written, prefix included, or None
-        when the writer cleared the whole cache.
+        Called under the lock, by the next call to the cache.  `origin` is
+        the writer's id (this instance's own write: already dropped), `name`
+        the Redis key name written, prefix included, or None when the writer
+        cleared the whole cache.
         """
         if origin == self.origin:
             return
@@ -580,8 +582,8 @@ class TrackingNearCache(_NearCache):
         self._queue(self.on_invalidate, reply[1])
 
     def on_invalidate(self, names):
-        """Handle one push (called under the lock, by the next call): drop the near copies of the Redis keys named
-        (None: the server flushed, drop everything)."""
+        """Handle one push: drop the near copies of the Redis keys named (None: the server
+        flushed, drop everything).  Called under the lock, by the next call to the cache."""
         if names is None:
             self.near.clear()
             return
