@@ -88,6 +88,22 @@ def test_miniature_simulation_stays_near_the_exact_curve(policy):
     assert mae(mini_curve(policy, trace, sizes, 1.0), exact) == 0
 
 
+def test_miniature_simulation_of_a_policy_of_your_own():
+    from cachelab import LRUCache
+
+    class InsertionOrder(LRUCache):  # a read does not refresh a key: FIFO, written another way
+        def _touch(self, key):
+            pass
+
+        _update = _touch
+
+    trace = zipf(50_000, 5_000, 0.9, seed=6)
+    exact = simulate_curve(InsertionOrder, trace, [500, 2_000])
+    assert exact.hits.tolist() == simulate_curve("FIFO", trace, [500, 2_000]).hits.tolist()
+    assert exact.policy == "InsertionOrder"
+    assert mae(mini_curve(InsertionOrder, trace, [500, 2_000], 0.2, engine="cachelab"), exact) < 0.02
+
+
 def test_zipf_chunks_draw_the_same_law_as_zipf():
     ours = np.concatenate(list(zipf_chunks(400_000, 500, 0.9, chunk=70_000, seed=1)))
     theirs = zipf(400_000, 500, 0.9, seed=1)

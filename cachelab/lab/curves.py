@@ -99,16 +99,20 @@ def simulate_curve(policy, trace, sizes, *, engine="auto"):
     """Return the exact hits of `policy` at each of `sizes`, in C where that gives the same hits.
 
     `trace` is an array of keys, a `Trace`, or the path of an oracleGeneral
-    file.  engine='auto' runs libCacheSim where its policy is cachelab's hit
+    file; `policy` a name, or a cache class of your own, which cachelab
+    replays.  engine='auto' runs libCacheSim where its policy is cachelab's hit
     for hit (EXACT_IN_LIBCACHESIM) and cachelab's class elsewhere;
     'libcachesim' runs libCacheSim's own version of every policy it has
     (W-TinyLFU within a point, RR another random stream); 'cachelab'
     replays cachelab's classes only.
     """
     sizes = _sizes(sizes)
-    name = "OPT" if isinstance(policy, str) and policy.upper() == "OPT" else policy_name(policy)
     if engine not in ("auto", "libcachesim", "cachelab"):
         raise ValueError(f"engine must be 'auto', 'libcachesim' or 'cachelab', got {engine!r}")
+    if isinstance(policy, type):  # a cache class of your own: cachelab replays it
+        with _trace_file(trace) as (_, keys):
+            return hit_curve(policy, keys, sizes, progress=False)
+    name = "OPT" if isinstance(policy, str) and policy.upper() == "OPT" else policy_name(policy)
     with _trace_file(trace) as (path, keys):
         n = len(keys)
         if engine == "cachelab" or name not in LIBCACHESIM_NAMES or (name == "LRU" and engine == "auto"):
