@@ -79,12 +79,12 @@ def approximate_curves(trace, sizes, path, t_exact_lru):
     return ok and ratio <= MAX_RATIO
 
 
-def shards_errors(label, keys, sizes, rate=RATE):
+def shards_errors(label, keys, sizes, rate=RATE, target=True):
     """SHARDS against the exact LRU curve, over 5 hash seeds; True if the mean error is on target."""
     exact = lru_hit_curve(keys, sizes)
     errors = [mae(shards_curve(keys, sizes, rate, seed=seed), exact) for seed in range(5)]
     mean = float(np.mean(errors))
-    verdict = f"target <= {MAX_MAE}: {'met' if mean <= MAX_MAE else 'NOT met'}" if rate == RATE else "for scale"
+    verdict = f"target <= {MAX_MAE}: {'met' if mean <= MAX_MAE else 'NOT met'}" if target else "for scale"
     print(f"SHARDS rate {rate} on {label}: MAE {' '.join(f'{e:.4f}' for e in errors)} (seeds 0-4), "
           f"mean {mean:.4f} ({verdict})")
     return mean <= MAX_MAE
@@ -172,9 +172,13 @@ def main(argv=None):
     real_distinct = len(np.unique(real))
     real_sizes = np.unique(np.round(np.linspace(0.01, 0.5, 50) * real_distinct).astype(np.int64))
     targets &= shards_errors(f"the CloudPhysics trace ({len(real):,} requests)", real, real_sizes)
-    # Most of the error is which very popular keys a 1% sample happens to hold; ten times the rate:
-    shards_errors("this trace", trace, sizes, rate=0.1)
-    shards_errors("the CloudPhysics trace", real, real_sizes, rate=0.1)
+    # Most of the error is which very popular keys a 1% sample happens to hold; ten times the rate,
+    # or a trace with ten times the keys (a 1% sample of 500,000 keys holds 5,000), shrink it:
+    shards_errors("this trace", trace, sizes, rate=0.1, target=False)
+    shards_errors("the CloudPhysics trace", real, real_sizes, rate=0.1, target=False)
+    wide = np.concatenate(list(zipf_chunks(4_000_000, 1_000_000, 1.0, seed=args.seed)))
+    wide_sizes = np.unique(np.round(np.linspace(0.01, 0.5, 50) * len(np.unique(wide))).astype(np.int64))
+    shards_errors("4M Zipf(1.0) requests over 1M keys", wide, wide_sizes, target=False)
     if args.big:
         targets &= shards_big(args.big, 1_000_000, args.seed)
     print(f"approximation targets: {'all met' if targets else 'NOT all met'}")
