@@ -47,7 +47,7 @@ from cachelab.lab.fault_experiments import invalidation_run
 from cachelab.lab.frameworks import DjangoShop, hit_latency, run_async
 from cachelab.lab.herd import Herd, run_guards
 from cachelab.outbox import Invalidator, Outbox
-from cachelab.stampede import RedisLockGuard, XFetch
+from cachelab.stampede import RedisClaims, RedisLockGuard, XFetch
 from cachelab.lab.workloads import (
     load_trace, loop, make_trace, read_write_workload, scan, shifting_hotset, uniform,
     write_oracle_general, zipf, zipf_scan,
@@ -379,6 +379,10 @@ ROWS = [
     ("race scenario unknown", None,
      lambda _: consistency.run("lease", "RW", scenario="three readers"), ValueError, "scenario"),
     ("stampede strategy unknown", None, lambda _: stampede_sim.simulate("luck"), ValueError, "strategy"),
+    ("threaded_races trials=0", None, lambda _: consistency.threaded_races("lease", None, 0), ValueError,
+     "trials"),
+    ("threaded_races writer_delay<0", None,
+     lambda _: consistency.threaded_races("lease", None, 1, writer_delay=-1), ValueError, "writer_delay"),
     ("read_write_workload fraction=2", None, lambda _: read_write_workload(10, 2), ValueError,
      "read_fraction"),
     ("fetch_trace name unknown", None, lambda _: fetch_trace("nope"), ValueError, "name"),
@@ -431,6 +435,8 @@ ROWS = [
     ("XFetch ttl 1e17", None, lambda _: XFetch(ttl=1e17), ValueError, "ttl"),
     ("XFetch grace inf", None, lambda _: XFetch(ttl=1, grace=math.inf), ValueError, "grace"),
     ("RedisLockGuard ttl inf", None, lambda _: RedisLockGuard(None, ttl=math.inf), ValueError, "ttl"),
+    ("RedisClaims lease 0", None, lambda _: RedisClaims(None, lease=0), ValueError, "lease"),
+    ("RedisClaims lease inf", None, lambda _: RedisClaims(None, lease=math.inf), ValueError, "lease"),
     # near caches kept fresh by invalidation
     ("PubSubNearCache near int", None, lambda _: PubSubNearCache(5, _far()), TypeError, "near"),
     ("PubSubNearCache far dict", None, lambda _: PubSubNearCache(LRUCache(2), {}), TypeError, "far"),
