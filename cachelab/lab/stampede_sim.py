@@ -308,27 +308,19 @@ def _simulate_key(strategy, times, server_of, score, first_ttl, ttl_for, delta, 
                 start(t, server)
                 slow.append(delta)
         else:  # xfetch, xfetch+marker, xfetch+setnx
-            if fresh:  # the fast path stopped here: an early recompute
-                totals["early"] += 1
-                start(t, server)
-                slow.append(delta)
-                if racy and many_servers:
-                    i = _race(i, t + race, server, expiry, times_list, score_list, server_of,
-                              start, totals, slow, delta)
-                    continue
-            elif marker and flying and has:
+            if marker and flying and has and not fresh:
                 j = upto(flying[0][0], i + 1)
                 totals["stale"] += j - i
                 i = j
                 continue
-            else:
-                totals["misses"] += 1
-                start(t, server)
-                slow.append(delta)
-                if racy and many_servers:
-                    i = _race(i, t + race, server, expiry, times_list, score_list, server_of,
-                              start, totals, slow, delta)
-                    continue
+            # fresh: the fast path stopped here, an early recompute; else a miss
+            totals["early" if fresh else "misses"] += 1
+            start(t, server)
+            slow.append(delta)
+            if racy and many_servers:
+                i = _race(i, t + race, server, expiry, times_list, score_list, server_of,
+                          start, totals, slow, delta)
+                continue
         i += 1
 
 
