@@ -302,3 +302,15 @@ def test_a_subscriber_the_server_drops_for_falling_behind_comes_back_empty():
         finally:
             reader.close()
             writer.close()
+
+
+def test_the_table_formats_one_line_per_scheme():
+    from cachelab.lab.near_experiments import NearRow, format_near_table, percentiles
+
+    assert percentiles([3, 1, 2, 4], 0.5, 1.0) == (3, 4)
+    assert all(p != p for p in percentiles([], 0.5))  # NaN: nothing measured
+    rows = [NearRow("pub/sub", 0.3, 0.5, 0.2, 0.1, 2.0, 3.0, 1.0, 1.0, 0, 0, 0.01),
+            NearRow("tracking", 0.3, 0.5, 0.2, 0.1, 2.0, 3.0, 0.0, 0.98, None, None, None)]
+    lines = format_near_table(rows).splitlines()
+    assert len(lines) == 3 and lines[1].startswith("pub/sub") and "1.5x" in lines[1]
+    assert "of reads" in lines[1] and "of reads" not in lines[2]
