@@ -84,3 +84,31 @@ def test_11_delete_before_write_schedules():
     stale = [s for s in interleavings("delete before write") if run("delete before write", s).stale]
     text = key("11", "answer_delete_before_write")
     assert re.findall(r"`([RW]{5})`", text.split(". In ")[0]) == stale
+
+
+def test_16_flask_caching_keys_a_view_on_its_path_and_django_on_vary():
+    from flask import Flask, request
+    from flask_caching import Cache
+
+    from cachelab.lab.frameworks import DjangoShop
+    from cachelab.lab.store import Store
+
+    text = key("16", "answer_view_cache_keys")
+    assert "`view/` plus the request path" in text and "`Vary: Cookie`" in text
+    app = Flask("keys")
+    cache = Cache(app, config={"CACHE_TYPE": "SimpleCache"})
+
+    @app.get("/account")
+    @cache.cached()
+    def account():
+        return request.cookies.get("user", "")
+
+    web = app.test_client(use_cookies=False)
+    assert web.get("/account", headers={"Cookie": "user=101"}).text == "101"
+    assert web.get("/account", headers={"Cookie": "user=102"}).text == "101"  # John's page, for Jane
+    with app.app_context():
+        assert cache.get("view//account") is not None  # the key: view/ and the path, nothing else
+    with DjangoShop(Store(delay=0)) as shop:
+        page = shop.client.get("/account", HTTP_COOKIE="user=101")
+        assert page["Vary"] == "Cookie"
+        assert shop.client.get("/account", HTTP_COOKIE="user=102").content != page.content
