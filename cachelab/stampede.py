@@ -118,7 +118,8 @@ class SingleFlight:
     # State:
     #   _lock    guards _calls
     #   _calls   key -> _Call in flight
-    #   loads    fn() calls made; shared: callers that waited for another's call
+    #   loads    fn() calls made (fetch's fn loads only if the key is still missing);
+    #   shared   callers that waited for another's call
     def __init__(self):
         self._lock = threading.Lock()
         self._calls = {}

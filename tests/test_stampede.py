@@ -81,7 +81,9 @@ def test_100_threads_one_loader_call():
     results = run_threads(100, lambda: flight.fetch(cache, "hot", load))
     assert load.calls == 1
     assert results == ["value of hot"] * 100
-    assert (flight.loads, flight.shared) == (1, 99)
+    # A thread that missed just before the value landed, and asks after the flight ended, leads
+    # a flight of its own, which finds the value stored and loads nothing: one load all the same.
+    assert flight.loads + flight.shared == 100 and flight.shared >= 1
     assert cache == {"hot": "value of hot"}
 
 
