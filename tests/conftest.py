@@ -37,6 +37,24 @@ def redis_url():
         yield server.url
 
 
+@pytest.fixture(scope="module")
+def server():
+    """A server of this test module's own, which its tests may stop, pause, cut off or fill."""
+    from cachelab.redis import redis_server
+
+    with redis_server(embedded=True) as running:
+        yield running
+
+
+@pytest.fixture
+def own_server():
+    """A server of this test's own, which it may stop, kill or pause."""
+    from cachelab.redis import redis_server
+
+    with redis_server(embedded=True) as running:
+        yield running
+
+
 @pytest.fixture
 def make_redis_cache(redis_url):
     """make_redis_cache(**options) -> a RedisCache under a prefix no other cache uses."""

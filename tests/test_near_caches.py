@@ -5,7 +5,6 @@ at a chosen moment (a proxy refuses or swallows, the server stops) and the
 tests wait for the cache to notice, never for a fixed time.
 """
 
-import time
 import uuid
 
 import pytest
@@ -15,6 +14,7 @@ from cachelab import LRUCache, cached, hashkey, invalidate
 from cachelab.lab.near_experiments import WriterProcess, stale_reads, staleness, tracking_memory
 from cachelab.lab.proxy import TCPProxy
 from cachelab.redis import PubSubNearCache, RedisCache, TrackingNearCache, redis_server
+from waiting import wait_until
 
 MAKERS = {
     "pub/sub": lambda far, **kw: PubSubNearCache(LRUCache(maxsize=100), far, **kw),
@@ -30,14 +30,6 @@ def prefix():
 
 def port_of(url):
     return int(url.rsplit(":", 1)[1].split("/")[0])
-
-
-def until(condition, timeout=5.0):
-    """Wait for condition() to hold (the cache noticing a fault), or fail the test."""
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "timed out waiting"
-        time.sleep(0.005)
 
 
 @pytest.fixture
@@ -64,11 +56,11 @@ def pair(redis_url):
 def test_a_write_in_one_instance_drops_the_others_near_copy(pair, scheme):
     reader, writer = pair(scheme)
     writer["k"] = 1
-    until(lambda: reader.stats()["messages"] == 1 or scheme == "tracking")  # before any read
+    wait_until(lambda: reader.stats()["messages"] == 1 or scheme == "tracking")  # before any read
     assert reader.get("k") == 1 and reader.get("k") == 1
     assert reader.stats()["near_hits"] == 1
     writer["k"] = 2
-    until(lambda: reader.get("k") == 2)
+    wait_until(lambda: reader.get("k") == 2)
     assert reader.stats()["invalidated"] == 1
 
 
@@ -79,9 +71,9 @@ def test_a_writer_reads_its_own_write_and_skips_its_echo(pair, scheme):
     assert writer.get("k") == 1
     writer["k"] = 2
     assert writer.get("k") == 2  # its own near copy went with the write
-    until(lambda: reader.stats()["messages"] >= 2 or scheme == "tracking")
+    wait_until(lambda: reader.stats()["messages"] >= 2 or scheme == "tracking")
     if scheme == "pub/sub":
-        until(lambda: writer.stats()["messages"] >= 2)
+        wait_until(lambda: writer.stats()["messages"] >= 2)
     writer.get("k")
     assert writer.stats()["invalidated"] == 0
     if scheme == "pub/sub":
@@ -94,7 +86,7 @@ def test_tracking_sees_a_plain_write_by_any_client(pair, redis_url, scheme):
     reader.far.set("k", 1)
     assert reader.get("k") == 1 and reader.get("k") == 1
     redis.Redis.from_url(redis_url).set(reader.far.name_of("k"), b"2")  # not through any near cache
-    until(lambda: reader.get("k") == 2)
+    wait_until(lambda: reader.get("k") == 2)
 
 
 def test_default_tracking_pushes_only_keys_read_and_bcast_every_key(pair):
@@ -108,7 +100,7 @@ def test_default_tracking_pushes_only_keys_read_and_bcast_every_key(pair):
         before = reader.stats()["messages"]
         writer["read"] = writer["unread"] = 1
         writer["barrier"] = 1  # pushes come in order: once this one is in, the others are
-        until(lambda: reader.get("barrier") == 1)
+        wait_until(lambda: reader.get("barrier") == 1)
         counts[scheme] = reader.stats()["messages"] - before
     assert counts["tracking"] == 2          # read and barrier; unread was never read
     assert counts["tracking BCAST"] >= 3    # every key under the prefix
@@ -142,7 +134,7 @@ def test_a_writer_process_final_value_is_read(pair, redis_url, scheme):
     process.start()
     done = process.results()
     assert [version for _, version, _ in done] == [1, 2]
-    until(lambda: reader.get("k") == 2)
+    wait_until(lambda: reader.get("k") == 2)
 
 
 # -- faults: the invalidation connection drops, and comes back
@@ -160,10 +152,10 @@ def test_a_dropped_connection_leaves_no_stale_copy_after_reconnect(redis_url, sc
             writer["k"] = 1
             assert reader.get("k") == 1 and reader.get("k") == 1
             with proxy.faulted(fault):
-                until(lambda: not reader.live)  # an RST at once; a black hole by the heartbeat
+                wait_until(lambda: not reader.live)  # an RST at once; a black hole by the heartbeat
                 writer["k"] = 2                 # the message is lost on the way
                 assert reader.get("k") != 1     # while down, near is not used
-            until(lambda: reader.live)
+            wait_until(lambda: reader.live)
             assert reader.get("k") == 2 and reader.get("k") == 2
             assert reader.stats()["reconnects"] >= 1
         finally:
@@ -182,11 +174,11 @@ def test_a_server_restart_empties_near(scheme):
             reader.far.set("k", 1)
             assert reader.get("k") == 1 and reader.get("k") == 1
             server.stop()
-            until(lambda: not reader.live)
+            wait_until(lambda: not reader.live)
             server.start()  # empty: what near held is gone from Redis too
             RedisCache(server.url, prefix=p).set("k", 2)
-            until(lambda: reader.live)
-            until(lambda: reader.get("k") == 2)
+            wait_until(lambda: reader.live)
+            wait_until(lambda: reader.get("k") == 2)
         finally:
             reader.close()
 
@@ -203,7 +195,7 @@ def test_a_queue_longer_than_its_bound_becomes_one_flush(pair):
     flushes = reader.stats()["flushes"]
     for i in range(20):
         writer[i] = 1
-    until(lambda: reader.stats()["messages"] >= 40)
+    wait_until(lambda: reader.stats()["messages"] >= 40)
     assert [reader.get(i) for i in range(20)] == [1] * 20
     assert reader.stats()["flushes"] > flushes
 
@@ -219,7 +211,7 @@ def test_a_failing_handler_flushes_rather_than_serving_stale(pair, redis_url):
         writer["k"] = 1
         assert broken.get("k") == 1 and broken.get("k") == 1
         writer["k"] = 2
-        until(lambda: broken.get("k") == 2 and broken.stats()["handler_errors"] == 2)  # one per write
+        wait_until(lambda: broken.get("k") == 2 and broken.stats()["handler_errors"] == 2)  # one per write
     finally:
         broken.close()
 
@@ -234,7 +226,7 @@ def test_an_invalidation_during_a_far_read_keeps_the_old_value_out_of_near(pair,
             value = super().get(key, default)
             seen = slow.stats()["messages"]
             writer["k"] = 2
-            until(lambda: slow.stats()["messages"] > seen)
+            wait_until(lambda: slow.stats()["messages"] > seen)
             assert "other" not in slow  # another thread's call applies the message now
             return value
 
@@ -262,7 +254,7 @@ def test_cached_and_invalidate_work_over_a_near_cache(pair, scheme):
 
     assert price(1) == price(1) == 101 and len(calls) == 1
     assert invalidate(writer, hashkey(1)) == 1  # the key cached() made
-    until(lambda: price(1) == 102)
+    wait_until(lambda: price(1) == 102)
 
 
 def test_repr_stats_and_close(pair):
@@ -297,7 +289,7 @@ def test_a_subscriber_the_server_drops_for_falling_behind_comes_back_empty():
             pipe.set(reader.far.name_of("k"), b"2")
             pipe.publish(reader.channel, f"someone {reader.far.name_of('k')}")
             pipe.execute()
-            until(lambda: reader.stats()["reconnects"] >= 1 and reader.live)
+            wait_until(lambda: reader.stats()["reconnects"] >= 1 and reader.live)
             assert reader.get("k") == 2
         finally:
             reader.close()

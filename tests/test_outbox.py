@@ -10,7 +10,8 @@ import pytest
 from cachelab import FakeClock
 from cachelab.lab.proxy import TCPProxy
 from cachelab.outbox import Invalidator, Outbox
-from cachelab.redis import RedisCache, redis_server
+from cachelab.redis import RedisCache
+from waiting import wait_until
 
 
 @pytest.fixture
@@ -97,12 +98,6 @@ def test_the_invalidator_backs_off_doubling_per_failed_attempt_and_resets_on_suc
     assert invalidator.step() == 1  # the back-off was reset by the success
 
 
-@pytest.fixture(scope="module")
-def server():
-    with redis_server(embedded=True) as server:
-        yield server
-
-
 def test_a_crash_between_commit_and_delete_loses_no_invalidation(server, db, tmp_path):
     """The writer commits, then dies before deleting; the next invalidator finds the row."""
     prefix = f"outbox:{uuid.uuid4().hex[:8]}:"
@@ -137,18 +132,9 @@ def test_the_background_invalidator_delivers_through_a_blip(server, db, tmp_path
             invalidator.step()
             assert invalidator.failures == 1 and len(outbox) == 2
         with invalidator:  # the thread retries until each delete has succeeded
-            _wait_until(lambda: len(outbox) == 0)
+            wait_until(lambda: len(outbox) == 0)
     assert reader.get_many(["price:1", "price:2"], "miss") == ["miss", "miss"]
     assert invalidator.delivered == 2
-
-
-def _wait_until(condition, limit=30.0):
-    import time
-
-    deadline = time.monotonic() + limit
-    while not condition():
-        assert time.monotonic() < deadline
-        time.sleep(0.002)
 
 
 # -- the experiment notebook 11 shows: the same fault schedule, both strategies

@@ -28,6 +28,7 @@ from cachelab import FakeClock
 from cachelab.lab.proxy import TCPProxy
 from cachelab.patterns import WriteThrough
 from cachelab.redis import RedisCache, redis_server
+from waiting import wait_until
 
 
 class HookedRedis(redis.Redis):
@@ -100,20 +101,6 @@ def in_threads(n, func):
     for t in threads:
         t.join(10)
     return out
-
-
-def wait_until(condition, what, limit=30.0):
-    """Wait for something the cache reports; the limit only stops a broken build from hanging."""
-    deadline = time.monotonic() + limit
-    while not condition():
-        assert time.monotonic() < deadline, f"never happened: {what}"
-        time.sleep(0.002)
-
-
-@pytest.fixture(scope="module")
-def server():
-    with redis_server(embedded=True) as server:
-        yield server
 
 
 @pytest.fixture

@@ -11,17 +11,10 @@ import pytest
 
 from cachelab import FakeClock
 from cachelab.redis import RedisCache
-from cachelab.redis import redis_server
 from cachelab.stampede import (Jitter, LocalClaims, LockTimeout, RedisClaims, RedisLock,
                                RedisLockGuard, StaleWhileRevalidate, XFetch, prewarm)
 
 FORK = multiprocessing.get_context("fork")
-
-
-@pytest.fixture(scope="module")
-def server():
-    with redis_server(embedded=True) as running:
-        yield running
 
 
 @pytest.fixture
@@ -297,13 +290,6 @@ def test_jitter_and_prewarm_set_ttls_in_redis(client):
 
 
 # -- faults: the lock's server down or hung ---------------------------------------------------------
-
-@pytest.fixture
-def own_server():
-    """A server of the test's own, which it may stop, kill or pause."""
-    with redis_server(embedded=True) as running:
-        yield running
-
 
 def test_the_guard_fails_open_while_the_lock_is_unreachable_and_logs_once(own_server, caplog):
     guard = RedisLockGuard(own_server.client(), timeout=5)
