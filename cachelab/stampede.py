@@ -41,7 +41,7 @@ import uuid
 from ._checks import check_callable, check_seconds
 from .caches import MISSING, ExpiringCache
 from .patterns import put
-from .redis.cache import RedisCache
+from .redis.cache import RedisCache, unreachable_errors
 
 __all__ = [
     "AsyncSingleFlight",
@@ -424,11 +424,10 @@ class RedisClaims:
         return f"RedisClaims(prefix={self.prefix!r}, lease={self.lease})"
 
 
-def _unreachable(error):
-    """True if a redis-py error means the server could not be reached (refused, reset, timed out)."""
-    import redis.exceptions  # loaded already: the error came from a redis-py client
-
-    return isinstance(error, (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError))
+def _server_down(error):
+    """True if `error` means the lock's server could not be reached, not that the lock stayed taken."""
+    # LockTimeout is a TimeoutError, and so an OSError, like a refused connection.
+    return isinstance(error, unreachable_errors()) and not isinstance(error, LockTimeout)
 
 
 class RedisLockGuard:
@@ -482,7 +481,7 @@ class RedisLockGuard:
         try:
             value = self._take(lock, cache, key)
         except Exception as error:
-            if not _unreachable(error):
+            if not _server_down(error):
                 raise
             self._outage(lock, error)
             return self._load(cache, key, load, unguarded=True)
@@ -521,7 +520,7 @@ class RedisLockGuard:
         try:
             lock.release()
         except Exception as error:
-            if not _unreachable(error):
+            if not _server_down(error):
                 raise
             self._outage(lock, error)
 

@@ -384,7 +384,7 @@ def tracking_memory(url, *, keys=10_000, readers=1):
 
     keys = check_int("keys", keys, 1)
     readers = check_int("readers", readers, 1)
-    admin = redis.Redis.from_url(url)
+    admin = redis.Redis.from_url(url, socket_timeout=5, socket_connect_timeout=5)
     out = {}
     for mode, bcast in (("default", False), ("BCAST", True)):
         prefix = f"cachelab-near:{uuid.uuid4().hex[:8]}:"

@@ -146,14 +146,14 @@ def network_table(url, *, rtts=(0.0002, 0.0005, 0.001), n=300, query=0.05, reads
     import redis
 
     port = urllib.parse.urlsplit(url).port
-    direct = redis.Redis(port=port, socket_timeout=1)
+    direct = redis.Redis(port=port, socket_timeout=1, socket_connect_timeout=1)
     loopback = _p50(lambda _: direct.ping(), range(n))
     rows = []
     for rtt in (None, *rtts):
         proxy = TCPProxy(port, latency=rtt / 2) if rtt else None
         with proxy or contextlib.nullcontext():
             target = proxy.url() if proxy else url
-            client = redis.Redis.from_url(target, socket_timeout=1)
+            client = redis.Redis.from_url(target, socket_timeout=1, socket_connect_timeout=1)
             added = max(0.0, _p50(lambda _: client.ping(), range(n)) - loopback) if proxy else 0.0
             client.close()
             cache = RedisCache(target, prefix="cachelab-network:", timeout=1.0)

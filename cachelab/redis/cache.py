@@ -81,6 +81,7 @@ import weakref
 
 from .._checks import check_callable, check_seconds
 from ..caches import MISSING, CacheInfo
+from .servers import mask_url
 
 __all__ = [
     "Codec",
@@ -92,6 +93,7 @@ __all__ = [
     "decode_key",
     "encode_key",
     "service_caches",
+    "unreachable_errors",
 ]
 
 log = logging.getLogger("cachelab.redis")
@@ -209,7 +211,8 @@ def decode_key(text):
 _DOWN = ()  # the errors that mean "the server is unreachable", filled in on first use
 
 
-def _down_errors():
+def unreachable_errors():
+    """The redis-py errors (and OSError) that mean a server could not be reached: refused, reset, timed out."""
     global _DOWN
     if not _DOWN:
         import redis.exceptions as e
@@ -228,7 +231,7 @@ def _client_from_url(url, timeout):
         return redis.Redis.from_url(url, socket_timeout=timeout, socket_connect_timeout=timeout,
                                     retry=Retry(NoBackoff(), 0), health_check_interval=0)
     except ValueError as error:
-        raise ValueError(f"url {url!r} is not a Redis URL ({error}); expected e.g. "
+        raise ValueError(f"url {mask_url(url)!r} is not a Redis URL ({error}); expected e.g. "
                          "redis://127.0.0.1:6379/0 or redis://:password@host:port/0") from None
 
 
@@ -379,7 +382,7 @@ class RedisCache:
             return MISSING
         try:
             return request()
-        except _down_errors() as error:
+        except unreachable_errors() as error:
             self._trip(breaker, error, skip)
         except Exception as error:
             import redis
@@ -465,7 +468,7 @@ class RedisCache:
             return
         try:
             self._unlink(list(skip), self._client_for(breaker))  # a full server still deletes
-        except _down_errors() as down:
+        except unreachable_errors() as down:
             self._trip(breaker, down, skip)
             return
         except Exception:  # refused again: keep them for a probe, as if it were down
@@ -618,7 +621,7 @@ class RedisCache:
         """Check the server now; raise ConnectionError naming the cache and how to fix it."""
         try:
             self.client.ping()
-        except _down_errors() as error:
+        except unreachable_errors() as error:
             raise ConnectionError(
                 f"Redis for cache {self.prefix!r} is unreachable ({type(error).__name__}: {error}); "
                 "is the server running, and are the URL, port and password right "
@@ -775,7 +778,7 @@ class RedisCache:
         for breaker, group in self._by_server(names).items():
             try:
                 removed += self._unlink(group, self._client_for(breaker))
-            except _down_errors() as error:
+            except unreachable_errors() as error:
                 raise ConnectionError(f"cache {self.prefix!r} could not delete {len(group)} key(s) "
                                       f"({type(error).__name__}: {error})") from error
         return removed

@@ -18,7 +18,7 @@ import shutil
 import signal
 import socket
 import time
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote
 
 from .._checks import check_int, check_seconds
 
