@@ -14,6 +14,7 @@ whose values (and sizes) are gone, so they take no `getsizeof`.
 """
 
 import collections
+import copy
 import functools
 import hashlib
 import heapq
@@ -424,6 +425,11 @@ class CountMinSketch:
                                        for m in self._MULTIPLIERS[:len(self._rows)]]
         return cells
 
+    def __copy__(self):
+        clone = object.__new__(type(self))
+        clone.width, clone._rows, clone._memo = self.width, [row[:] for row in self._rows], dict(self._memo)
+        return clone
+
     def add(self, key):
         """Count one more request for key."""
         for row, cell in zip(self._rows, self._cells(key)):
@@ -508,6 +514,11 @@ class WTinyLFUCache(Cache):
         self._sketch = CountMinSketch(max(math.ceil(1.44 * main), 64), depth=10)
         self._sample = sample_factor * max(main, 1)
         self._recorded = 0
+
+    def __copy__(self):
+        clone = super().__copy__()
+        clone._sketch = copy.copy(self._sketch)  # the counts are state too: never shared
+        return clone
 
     def frequency(self, key):
         """The sketch's estimate of how often key was requested lately."""
