@@ -22,7 +22,9 @@ miniature simulation of 7 policies x 50 sizes at rate 0.01 in at most 2x
 libCacheSim's time for the exact LRU curve above, each within 0.01 mean
 absolute error of libCacheSim's exact curve (timed too); SHARDS at rate
 0.01 within 0.01 of the exact LRU curve on this trace and on the real
-trace ($CACHELAB_DATA), over 5 hash seeds; and SHARDS' LRU curve of a
+trace ($CACHELAB_DATA), over 5 hash seeds (the default counts sizes
+below 50 sampled keys exactly; plain SHARDS_adj is printed beside it);
+and SHARDS' LRU curve of a
 100M-request Zipf trace, generated in chunks, in under a minute
 (`--big 0` skips it).
 """
@@ -80,14 +82,21 @@ def approximate_curves(trace, sizes, path, t_exact_lru):
 
 
 def shards_errors(label, keys, sizes, rate=RATE, target=True):
-    """SHARDS against the exact LRU curve, over 5 hash seeds; True if the mean error is on target."""
+    """SHARDS against the exact LRU curve, over 5 hash seeds; True if the default's mean error is on target.
+
+    Plain SHARDS_adj (exact=0) is printed beside it: its error is mostly which hot keys the
+    sample happens to hold, which the default's exact stack of the smallest sizes removes.
+    """
     exact = lru_hit_curve(keys, sizes)
-    errors = [mae(shards_curve(keys, sizes, rate, seed=seed), exact) for seed in range(5)]
-    mean = float(np.mean(errors))
-    verdict = f"target <= {MAX_MAE}: {'met' if mean <= MAX_MAE else 'NOT met'}" if target else "for scale"
-    print(f"SHARDS rate {rate} on {label}: MAE {' '.join(f'{e:.4f}' for e in errors)} (seeds 0-4), "
-          f"mean {mean:.4f} ({verdict})")
-    return mean <= MAX_MAE
+    means = {}
+    for variant, options in (("SHARDS", {}), ("plain SHARDS_adj", {"exact": 0})):
+        errors = [mae(shards_curve(keys, sizes, rate, seed=seed, **options), exact) for seed in range(5)]
+        means[variant] = mean = float(np.mean(errors))
+        verdict = (f"target <= {MAX_MAE}: {'met' if mean <= MAX_MAE else 'NOT met'}"
+                   if target and variant == "SHARDS" else "for scale")
+        print(f"{variant} rate {rate} on {label}: MAE {' '.join(f'{e:.4f}' for e in errors)} (seeds 0-4), "
+              f"mean {mean:.4f} ({verdict})")
+    return means["SHARDS"] <= MAX_MAE
 
 
 def shards_big(n_requests, n_keys, seed):
@@ -172,8 +181,8 @@ def main(argv=None):
     real_distinct = len(np.unique(real))
     real_sizes = np.unique(np.round(np.linspace(0.01, 0.5, 50) * real_distinct).astype(np.int64))
     targets &= shards_errors(f"the CloudPhysics trace ({len(real):,} requests)", real, real_sizes)
-    # Most of the error is which very popular keys a 1% sample happens to hold; ten times the rate,
-    # or a trace with ten times the keys (a 1% sample of 500,000 keys holds 5,000), shrink it:
+    # Plain SHARDS' error is mostly which very popular keys a 1% sample happens to hold; ten times
+    # the rate, or a trace with ten times the keys (a 1% sample of 500,000 keys holds 5,000), shrink it:
     shards_errors("this trace", trace, sizes, rate=0.1, target=False)
     shards_errors("the CloudPhysics trace", real, real_sizes, rate=0.1, target=False)
     wide = np.concatenate(list(zipf_chunks(4_000_000, 1_000_000, 1.0, seed=args.seed)))

@@ -67,16 +67,42 @@ def test_shards_error_against_the_exact_curve():
     trace = zipf(300_000, 30_000, 0.8, seed=11)
     sizes = np.linspace(300, 15_000, 20).astype(int)
     exact = lru_hit_curve(trace, sizes)
-    errors = [mae(shards_curve(trace, sizes, 0.1, seed=seed), exact) for seed in range(3)]
+    errors = [mae(shards_curve(trace, sizes, 0.1, seed=seed, exact=0), exact) for seed in range(3)]
     assert max(errors) < 0.03  # sampling noise: which popular keys a 10% sample holds
-    unadjusted = [mae(shards_curve(trace, sizes, 0.1, seed=seed, adjust=False), exact) for seed in range(3)]
+    unadjusted = [mae(shards_curve(trace, sizes, 0.1, seed=seed, adjust=False, exact=0), exact)
+                  for seed in range(3)]
     assert np.mean(errors) < np.mean(unadjusted)  # SHARDS_adj earns its place
+
+
+def test_shards_at_one_percent_counts_the_small_sizes_exactly():
+    """Sizes below 50 sampled keys come from an exact stack; above, the sample scales its misses."""
+    trace = zipf(300_000, 30_000, 0.8, seed=11)
+    sizes = np.linspace(300, 15_000, 20).astype(int)
+    exact = lru_hit_curve(trace, sizes)
+    small = sizes <= 5_000  # 50 / 0.01
+    errors, plain = [], []
+    for seed in range(3):
+        curve = shards_curve(trace, sizes, 0.01, seed=seed)
+        assert np.allclose(curve.hits[small], exact.hits[small])
+        errors.append(mae(curve, exact))
+        plain.append(mae(shards_curve(trace, sizes, 0.01, seed=seed, exact=0), exact))
+    assert np.mean(errors) < 0.012  # a 1% sample of these 30,000 keys holds about 300
+    assert np.mean(errors) < np.mean(plain) / 2  # the hot keys' luck of the draw, gone
 
 
 def test_shards_reads_chunks_as_one_trace():
     chunks = np.array_split(TRACE, 7)
     assert np.array_equal(shards_curve(iter(chunks), SIZES, 0.2, seed=1).hits,
                           shards_curve(TRACE, SIZES, 0.2, seed=1).hits)
+
+
+def test_shards_exact_stack_spans_chunks_and_pieces(monkeypatch):
+    """Distances up to the stack's depth stay exact across chunk and piece boundaries."""
+    monkeypatch.setattr("cachelab.lab.curves._ExactStack.PIECE", 1_000)
+    sizes = np.arange(0, 401, 20)
+    chunks = np.array_split(TRACE, 9)
+    curve = shards_curve(iter(chunks), sizes, 0.1, seed=2, exact=40)  # a stack of depth 400
+    assert np.allclose(curve.hits, lru_hit_curve(TRACE, sizes).hits)
 
 
 @pytest.mark.parametrize("policy", ["SIEVE", "S3-FIFO", "W-TinyLFU"])
@@ -129,6 +155,7 @@ def test_knee_and_windows():
 @pytest.mark.parametrize("call, name", [
     (lambda: shards_curve(TRACE, SIZES, 0), "rate"),
     (lambda: shards_curve(TRACE, SIZES, 1.5), "rate"),
+    (lambda: shards_curve(TRACE, SIZES, 0.1, exact=-1), "exact"),
     (lambda: simulate_curve("LRU", TRACE, SIZES, engine="java"), "engine"),
     (lambda: simulate_curve("LRU", TRACE, [-1]), "sizes"),
     (lambda: byte_curve("LRU", TRACE, [10]), "trace"),

@@ -183,23 +183,32 @@ def _chunks(trace):
     return trace  # an iterable of integer arrays, read one at a time
 
 
-def shards_curve(trace, sizes, rate=0.01, *, seed=0, adjust=True):
+def shards_curve(trace, sizes, rate=0.01, *, seed=0, adjust=True, exact=50):
     """Return LRU's approximate hits at each size from a `rate` sample of the keys (SHARDS).
 
     `trace` may be an array, or an iterable of integer-key chunks that is
-    read once and never held whole (a trace of 100M requests).  `adjust`
-    is SHARDS_adj: the sample's shortfall from rate x requests counts as
-    hits at the smallest distance, which cancels most of the error that a
-    few very popular keys falling in or out of the sample cause.
+    read once and never held whole (a trace of 100M requests).
+
+    Sizes up to K = `exact` / rate (5,000 at rate 0.01), where a sample
+    would hold fewer than `exact` keys, are counted exactly by an LRU stack
+    of depth K over every request; above K the sample gives only the share
+    of K's misses that a cache of each size still misses.  The hot keys,
+    whose luck of being sampled or not is most of plain SHARDS' error,
+    all hit within K, so they no longer sway the curve.  exact=0 is plain
+    SHARDS, where `adjust` is SHARDS_adj: the sample's shortfall from
+    rate x requests counts as hits at the smallest distance.
     """
     sizes = _sizes(sizes)
     check_fraction("rate", rate)
     if rate == 0:
         raise ValueError("rate must be a number between 0 and 1, above 0, got 0")
+    depth = min(math.ceil(check_int("exact", exact) / rate), int(sizes.max(initial=0)))
+    stack = _ExactStack(depth)
     sampled, n = [], 0
     for chunk in _chunks(trace):
         chunk = np.asarray(chunk)
         n += len(chunk)
+        stack.feed(chunk)
         sampled.append(chunk[spatial_sample(chunk, rate, seed=seed)])
     keys = np.concatenate(sampled) if sampled else np.zeros(0, dtype=np.int64)
     distances = stack_distances(keys)
@@ -207,7 +216,50 @@ def shards_curve(trace, sizes, rate=0.01, *, seed=0, adjust=True):
     reuse = np.sort(distances[distances > 0] - 1) / rate + 1
     hits = np.searchsorted(reuse, sizes, side="right")
     ratios = np.where(sizes > 0, _adjusted(hits, len(keys), n * rate, adjust), 0.0)
+    if depth and n:
+        # Above the stack: exact misses at its depth, times the sample's share of them still missed.
+        misses = len(keys) - hits
+        still = misses / max(len(keys) - np.searchsorted(reuse, depth, side="right"), 1)
+        exact_ratios = stack.hits_at(np.minimum(sizes, depth)) / n
+        ratios = np.where(sizes <= depth, exact_ratios, 1 - (1 - exact_ratios) * np.minimum(still, 1))
     return HitCurve("LRU", sizes, ratios * n, n)
+
+
+class _ExactStack:
+    """LRU's exact hits at every size up to `depth`, fed a trace chunk by chunk.
+
+    Each chunk is read behind the `depth` most recently used keys, oldest
+    first, so a distance up to `depth` comes out exact; a longer one is
+    a miss at every size the stack answers for.  Pieces of 131,072
+    requests keep stack_distances() near linear time (a 5M piece costs
+    three times as much per request).
+    """
+
+    PIECE = 1 << 17
+
+    def __init__(self, depth):
+        self.depth = depth
+        self.counts = np.zeros(depth + 1, dtype=np.int64)
+        self.recent = np.zeros(0, dtype=np.int64)
+
+    def feed(self, chunk):
+        if not self.depth:
+            return
+        for start in range(0, len(chunk), self.PIECE):
+            keys = np.concatenate([self.recent, as_keys(chunk[start:start + self.PIECE])])
+            distances = stack_distances(keys)[len(self.recent):]
+            self.counts += np.bincount(distances[distances <= self.depth], minlength=self.depth + 1)
+            # The depth most recent distinct keys, by their last use, oldest first.
+            _, last = np.unique(keys[::-1], return_index=True)
+            self.recent = keys[np.sort(len(keys) - 1 - last)[-self.depth:]]
+
+    def hits_at(self, sizes):
+        hits = np.cumsum(self.counts)
+        hits -= self.counts[0]  # distance 0: a first use, or one beyond the stack
+        return hits[sizes]
+
+    def __repr__(self):
+        return f"_ExactStack(depth={self.depth}, hits={int(self.counts[1:].sum())})"
 
 
 def _adjusted(sample_hits, sampled, expected, adjust):
