@@ -23,7 +23,7 @@ libCacheSim's time for the exact LRU curve above, each within 0.01 mean
 absolute error of libCacheSim's exact curve (timed too); SHARDS at rate
 0.01 within 0.01 of the exact LRU curve on this trace and on the real
 trace ($CACHELAB_DATA), over 5 hash seeds (the default counts sizes
-below 50 sampled keys exactly; plain SHARDS_adj is printed beside it);
+up to max(60 / rate, 6,000) keys exactly; plain SHARDS_adj is printed beside it);
 and SHARDS' LRU curve of a
 100M-request Zipf trace, generated in chunks, in under a minute
 (`--big 0` skips it).

@@ -75,11 +75,11 @@ def test_shards_error_against_the_exact_curve():
 
 
 def test_shards_at_one_percent_counts_the_small_sizes_exactly():
-    """Sizes below 50 sampled keys come from an exact stack; above, the sample scales its misses."""
+    """Sizes up to 6,000 come from an exact stack; above, the sample scales its misses."""
     trace = zipf(300_000, 30_000, 0.8, seed=11)
     sizes = np.linspace(300, 15_000, 20).astype(int)
     exact = lru_hit_curve(trace, sizes)
-    small = sizes <= 5_000  # 50 / 0.01
+    small = sizes <= 6_000  # 60 sampled keys at rate 0.01
     errors, plain = [], []
     for seed in range(3):
         curve = shards_curve(trace, sizes, 0.01, seed=seed)
@@ -101,7 +101,7 @@ def test_shards_exact_stack_spans_chunks_and_pieces(monkeypatch):
     monkeypatch.setattr("cachelab.lab.curves._ExactStack.PIECE", 1_000)
     sizes = np.arange(0, 401, 20)
     chunks = np.array_split(TRACE, 9)
-    curve = shards_curve(iter(chunks), sizes, 0.1, seed=2, exact=40)  # a stack of depth 400
+    curve = shards_curve(iter(chunks), sizes, 0.1, seed=2, exact=400)  # a stack of depth 400
     assert np.allclose(curve.hits, lru_hit_curve(TRACE, sizes).hits)
 
 

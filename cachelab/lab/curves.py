@@ -183,26 +183,29 @@ def _chunks(trace):
     return trace  # an iterable of integer arrays, read one at a time
 
 
-def shards_curve(trace, sizes, rate=0.01, *, seed=0, adjust=True, exact=50):
+def shards_curve(trace, sizes, rate=0.01, *, seed=0, adjust=True, exact=None):
     """Return LRU's approximate hits at each size from a `rate` sample of the keys (SHARDS).
 
     `trace` may be an array, or an iterable of integer-key chunks that is
     read once and never held whole (a trace of 100M requests).
 
-    Sizes up to K = `exact` / rate (5,000 at rate 0.01), where a sample
-    would hold fewer than `exact` keys, are counted exactly by an LRU stack
-    of depth K over every request; above K the sample gives only the share
-    of K's misses that a cache of each size still misses.  The hot keys,
+    Sizes up to K = `exact` keys are counted exactly by an LRU stack of
+    depth K over every request; above K the sample gives only the share of
+    K's misses that a cache of each size still misses.  The hot keys,
     whose luck of being sampled or not is most of plain SHARDS' error,
-    all hit within K, so they no longer sway the curve.  exact=0 is plain
-    SHARDS, where `adjust` is SHARDS_adj: the sample's shortfall from
-    rate x requests counts as hits at the smallest distance.
+    all hit within K, so they no longer sway the curve.  By default K is
+    60 / rate, where a sample holds 60 keys, and at least 6,000 (the
+    stack costs about the same at any depth; a shallow one splices where
+    the curve is still steep).  exact=0 is plain SHARDS, where `adjust`
+    is SHARDS_adj: the sample's shortfall from rate x requests counts as
+    hits at the smallest distance.
     """
     sizes = _sizes(sizes)
     check_fraction("rate", rate)
     if rate == 0:
         raise ValueError("rate must be a number between 0 and 1, above 0, got 0")
-    depth = min(math.ceil(check_int("exact", exact) / rate), int(sizes.max(initial=0)))
+    depth = max(math.ceil(60 / rate), 6_000) if exact is None else check_int("exact", exact)
+    depth = min(depth, int(sizes.max(initial=0)))
     stack = _ExactStack(depth)
     sampled, n = [], 0
     for chunk in _chunks(trace):
