@@ -135,11 +135,19 @@ def test_libcachesim_wtinylfu_stores_nothing_below_100(tmp_path):
 def test_wtinylfu_agrees_with_theine_on_zipf(zipf_file, size):
     theine = pytest.importorskip("theine")
     trace, _ = zipf_file
-    cache, hits = theine.Cache(size, nolock=True), 0
-    for key in trace.tolist():
-        _, found = cache.get(key)
-        if found:
-            hits += 1
-        else:
-            cache.set(key, key)
+    keys = trace.tolist()
+
+    def theine_hits():
+        cache, hits = theine.Cache(size, nolock=True), 0
+        for key in keys:
+            _, found = cache.get(key)
+            if found:
+                hits += 1
+            else:
+                cache.set(key, key)
+        return hits
+
+    # theine seeds its sketch's hash afresh for every cache, so one run's hits vary (by up
+    # to a point at size 100): compare with the mean of a few runs, not with one draw.
+    hits = sum(theine_hits() for _ in range(5)) / 5
     assert abs(replay(WTinyLFUCache(size), trace).hits - hits) / len(trace) < AGREEMENT
