@@ -359,11 +359,17 @@ class WriteBehind(_Pattern):
                 raise QueueFullError(
                     f"write-behind queue full ({self.maxsize} writes) and the database refused the "
                     f"batch that would make room ({error!r}); the write was not accepted") from error
+        # A deadline, not a wait per wake-up: a failing flusher wakes this writer on every retry.
+        deadline = None if timeout is None else time.monotonic() + timeout
         with self._cond:
             self._check_open()
             while len(self._queue) >= self.maxsize:
                 self._cond.notify_all()
-                if not self._cond.wait(timeout):
+                if deadline is None:
+                    self._cond.wait()
+                elif (left := deadline - time.monotonic()) > 0:
+                    self._cond.wait(left)
+                else:
                     raise QueueFullError(
                         f"write-behind queue still full ({self.maxsize} writes) after {timeout} s; "
                         "the database is too slow or failing (see last_error)")
