@@ -25,6 +25,7 @@ import urllib.request
 import numpy as np
 
 from .._checks import check_choice
+from .workloads import ORACLE_GENERAL
 
 __all__ = ["DATA_ENV", "TRACES", "RemoteTrace", "Trace", "fetch_trace", "get_data_home", "read_oracle_general",
            "trace_path"]
@@ -60,8 +61,6 @@ TRACES = {
     ),
 }
 
-# libCacheSim's oracleGeneral record: 24 bytes a request.
-_RECORD = np.dtype([("time", "<u4"), ("id", "<u8"), ("size", "<u4"), ("next", "<i8")])
 _BLOCK = 1 << 20  # bytes hashed or copied at a time
 
 
@@ -133,10 +132,10 @@ def _download(trace, path):
 def read_oracle_general(path, name=None):
     """Read a libCacheSim oracleGeneral binary as a Trace: keys, sizes in bytes, timestamps."""
     size = os.path.getsize(path)
-    if not size or size % _RECORD.itemsize:
+    if not size or size % ORACLE_GENERAL.itemsize:
         raise ValueError(f"{path} is not an oracleGeneral trace: {size} bytes is not a whole, "
-                         f"non-zero number of {_RECORD.itemsize}-byte records")
-    records = np.fromfile(path, dtype=_RECORD)
+                         f"non-zero number of {ORACLE_GENERAL.itemsize}-byte records")
+    records = np.fromfile(path, dtype=ORACLE_GENERAL)
     ids = records["id"]
     keys = ids.astype(np.int64) if int(ids.max()) < 2**63 else ids
     return Trace(name or pathlib.Path(path).name, keys, records["size"].astype(np.int64),

@@ -18,6 +18,7 @@ from .._checks import check_choice, check_fraction, check_int
 from ..reuse import next_uses
 
 __all__ = [
+    "ORACLE_GENERAL",
     "SKEWED",
     "WORKLOADS",
     "load_trace",
@@ -407,13 +408,13 @@ def _integer_keys(keys):
 
 def _read_oracle_general(name, bar):
     size = os.path.getsize(name)
-    record = _ORACLE_GENERAL.itemsize
+    record = ORACLE_GENERAL.itemsize
     if size % record:
         raise ValueError(f"{name!r} is not an oracleGeneral trace: its size ({size} bytes) is not a "
                          f"multiple of its {record}-byte records")
     if not size:
         raise ValueError(f"trace file {name!r} has no requests")
-    records = np.memmap(name, dtype=_ORACLE_GENERAL, mode="r")
+    records = np.memmap(name, dtype=ORACLE_GENERAL, mode="r")
     ids = np.empty(len(records), dtype=np.uint64)
     step = _BLOCK // record
     for start in range(0, len(records), step):
@@ -424,7 +425,8 @@ def _read_oracle_general(name, bar):
     return ids.view(np.int64) if int(ids.max()) < 2**63 else ids
 
 
-_ORACLE_GENERAL = np.dtype([("time", "<u4"), ("id", "<u8"), ("size", "<u4"), ("next", "<i8")])
+# libCacheSim's oracleGeneral binary: one 24-byte record a request.
+ORACLE_GENERAL = np.dtype([("time", "<u4"), ("id", "<u8"), ("size", "<u4"), ("next", "<i8")])
 
 
 def write_oracle_general(trace, path):
@@ -436,7 +438,7 @@ def write_oracle_general(trace, path):
     keys = np.asarray(trace)
     if keys.ndim != 1 or keys.dtype.kind not in "iu" or (len(keys) and keys.min() < 0):
         raise ValueError("trace must be a one-dimensional array of non-negative integer keys")
-    records = np.zeros(len(keys), dtype=_ORACLE_GENERAL)
+    records = np.zeros(len(keys), dtype=ORACLE_GENERAL)
     records["time"] = np.arange(len(keys))
     records["id"] = keys
     records["size"] = 1
