@@ -159,6 +159,33 @@ def test_the_grading_log_keeps_news_and_drops_routine():
     assert log.failures == {("zed", "01-why-cache"): "NotJSONError: Notebook does not appear to be JSON: '{\"cells\": ['"}
 
 
+RACE = """ERROR:tornado.general:Uncaught exception in ZMQStream callback
+Traceback (most recent call last):
+  File "/venv/lib/python3.11/site-packages/zmq/eventloop/zmqstream.py", line 585, in _log_error
+  File "zmq/backend/cython/_zmq.py", line 190, in zmq.backend.cython._zmq._check_rc
+zmq.error.ZMQError: Socket operation on non-socket
+"""
+
+
+@pytest.mark.parametrize("ending, shown", [
+    ("", 0),  # the kernel's shutdown race, as it always ends: dropped
+    ("ValueError: something else\n", 5),  # a traceback that ends otherwise is news, shown whole
+])
+def test_the_kernels_shutdown_race_is_dropped_and_nothing_else(ending, shown):
+    sys.path.insert(0, str(ROOT / "tools"))
+    from grading_log import GradingLog
+
+    said = []
+    log = GradingLog(said.append)
+    text = RACE if not ending else RACE.replace("zmq.error.ZMQError: Socket operation on non-socket\n", ending)
+    for line in ("[AutogradeApp | INFO] Sanitizing /c/submitted/bob/01-why-cache/01-why-cache.ipynb\n"
+                 + text + "[AutogradeApp | INFO] Writing 1 bytes\n").splitlines(keepends=True):
+        log.feed(line)
+    log.finish()
+    assert said[0] == "grading bob / 01-why-cache"
+    assert len(said) - 1 == shown
+
+
 def test_hand_grades_stand_only_while_the_answers_are_the_same(layout, tool):
     """A regrade settles hand grades again when the submission's answers match the graded copy, not otherwise."""
     import nbformat

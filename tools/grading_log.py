@@ -10,7 +10,7 @@ Anything else is shown as it came, so news is never hidden.
 
 import re
 
-__all__ = ["EXPECTED", "GradingLog"]
+__all__ = ["EXPECTED", "KERNEL_SHUTDOWN_RACE", "GradingLog"]
 
 LINE = re.compile(r"^\[(?P<app>\w+) \| (?P<level>[A-Z]+)\] (?P<message>.*)$")
 SUBMISSION = re.compile(r"/(?:submitted|autograded|feedback)/(?P<student>[^/\s]+)/(?P<assignment>[^/\s']+)")
@@ -40,6 +40,11 @@ EXPECTED = {
 }
 
 
+# ipykernel sometimes publishes its status after an interrupt or a shutdown has closed the socket;
+# tornado then logs the ZMQError with a traceback.  The grading already has its result.
+KERNEL_SHUTDOWN_RACE = ("Uncaught exception in ZMQStream callback", "zmq.error.ZMQError")
+
+
 class GradingLog:
     """Read nbgrader's output a line at a time; `say` what needs attention, keep failures by submission.
 
@@ -57,6 +62,7 @@ class GradingLog:
         self.broken_config = False
         self._announced = set()
         self._traceback = None
+        self._race = None  # the lines of a kernel's ZMQStream traceback, until its last
 
     def __repr__(self):
         return f"GradingLog(where={self.where}, failures={len(self.failures)})"
@@ -67,11 +73,20 @@ class GradingLog:
     def feed(self, line):
         line = line.rstrip("\n")
         match = LINE.match(line)
+        if self._race is not None:
+            if match is None and not line.startswith(KERNEL_SHUTDOWN_RACE[1]):
+                self._race.append(line)
+                return
+            race, self._race = self._race, None
+            if match is None:
+                return  # it ended as that race always ends: drop it
+            for held in race:  # it did not: show it as it came
+                self._plain(held)
+        if match is None and KERNEL_SHUTDOWN_RACE[0] in line:
+            self._race = [line]
+            return
         if match is None:
-            if self._traceback is not None:
-                self._traceback.append(line)
-            elif line.strip() and not self._expected(line) and not line.startswith("    "):
-                self.say(f"{self.who()}: {line.strip()}")
+            self._plain(line)
             return
         self._end_traceback()
         level, message = match["level"], match["message"]
@@ -96,7 +111,17 @@ class GradingLog:
 
     def finish(self):
         """Close a traceback still open at the end of the output."""
+        race, self._race = self._race, None
+        for held in race or ():
+            self._plain(held)
         self._end_traceback()
+
+    def _plain(self, line):
+        """A line that is not one of nbgrader's: part of a traceback, routine, or news."""
+        if self._traceback is not None:
+            self._traceback.append(line)
+        elif line.strip() and not self._expected(line) and not line.startswith("    "):
+            self.say(f"{self.who()}: {line.strip()}")
 
     def _expected(self, text):
         return any(marker in text for marker in EXPECTED)
